@@ -1,0 +1,56 @@
+/**
+ * Wiring the app to the bus from configuration, shared by every runtime entry. The MongoClient and
+ * the bus setup are lazy and cached per process (per warm instance on serverless); a failed setup is
+ * retried on the next request instead of poisoning the instance.
+ */
+import type { Collection } from "mongodb";
+import { BusWriter } from "../shared/bus/append.ts";
+import { ensureBus } from "../shared/bus/collection.ts";
+import type { BusDoc } from "../shared/bus/doc.ts";
+import { type IngestConfig, loadIngestConfig } from "../shared/config.ts";
+import { createLogger, type Logger } from "../shared/log.ts";
+import { createMongo, type MongoHandle } from "../shared/mongo.ts";
+import { createIngestApp } from "./app.ts";
+
+export interface IngestRuntime {
+  app: ReturnType<typeof createIngestApp>;
+  config: IngestConfig;
+  mongo: MongoHandle;
+  log: Logger;
+}
+
+export function createIngestRuntime(
+  config: IngestConfig = loadIngestConfig(),
+  log = createLogger("functions"),
+): IngestRuntime {
+  const mongo = createMongo(config.bus.mongodbUri, config.bus.db, "tailcast-functions");
+  let busReady: Promise<Collection<BusDoc>> | undefined;
+  const bus = () => {
+    busReady ??= mongo
+      .db()
+      .then((db) => ensureBus(db, config.bus, log))
+      .catch((err) => {
+        busReady = undefined;
+        throw err;
+      });
+    return busReady;
+  };
+  const writer = new BusWriter(bus, {
+    writeConcern: { w: config.bus.writeConcern, wtimeoutMS: config.bus.writeTimeoutMs },
+    maxDocsPerInsert: 1000,
+    maxAttempts: 100,
+  });
+  const app = createIngestApp({
+    bus,
+    writer: async () => writer,
+    ready: async () => {
+      await (await mongo.db()).command({ ping: 1 }, { timeoutMS: 2000 });
+      await bus();
+    },
+    limits: config.limits,
+    maxBodyBytes: config.maxBodyBytes,
+    corsOrigins: config.corsOrigins,
+    log,
+  });
+  return { app, config, mongo, log };
+}

@@ -1,0 +1,159 @@
+/**
+ * Appending to the bus with offsets that strictly increase in bus order (docs/offsets.md).
+ *
+ * A writer reads the newest offset N and inserts its documents as N+1, N+2, … A unique index on
+ * `offset` lets exactly one concurrent writer claim N+1; the others get a duplicate-key error, re-read
+ * and retry. Because a writer only claims N+1 after N is committed, natural order equals offset order.
+ * Within one process, requests that arrive while an insert is in flight are grouped into the next
+ * insert, so a busy process contends with other processes, never with itself.
+ */
+import { randomUUID } from "node:crypto";
+import type { Collection, WriteConcernSettings } from "mongodb";
+import { backoffDelay, sleep } from "../backoff.ts";
+import { ErrorCode, TailcastError } from "../errors.ts";
+import type { OutgoingMessage } from "../message.ts";
+import { offsetsAfter } from "../offsets.ts";
+import { newestPosition } from "./collection.ts";
+import type { BusDoc, MessageDoc } from "./doc.ts";
+import { isDuplicateKey } from "./errors.ts";
+
+export interface Appended {
+  id: string;
+  channel: string;
+  offset: number;
+  epoch: string;
+  ts: Date;
+}
+
+export interface AppendOptions {
+  writeConcern: WriteConcernSettings;
+  /** Most documents per insert; a single request is never split. */
+  maxDocsPerInsert: number;
+  /** Rounds of read-then-insert lost to other writers before giving up with 503. */
+  maxAttempts: number;
+}
+
+interface Pending {
+  messages: OutgoingMessage[];
+  resolve: (r: Appended[]) => void;
+  reject: (e: unknown) => void;
+}
+
+export class BusWriter {
+  readonly #bus: () => Promise<Collection<BusDoc>>;
+  readonly #options: AppendOptions;
+  #queue: Pending[] = [];
+  #draining = false;
+
+  constructor(bus: () => Promise<Collection<BusDoc>>, options: AppendOptions) {
+    this.#bus = bus;
+    this.#options = options;
+  }
+
+  /** Resolves once every message is in the bus with the configured write concern (G6). */
+  append(messages: OutgoingMessage[]): Promise<Appended[]> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ messages, resolve, reject });
+      if (!this.#draining) void this.#drain();
+    });
+  }
+
+  async #drain(): Promise<void> {
+    this.#draining = true;
+    try {
+      while (this.#queue.length > 0) {
+        const group: Pending[] = [];
+        let docs = 0;
+        while (this.#queue.length > 0) {
+          const next = this.#queue[0] as Pending;
+          if (group.length > 0 && docs + next.messages.length > this.#options.maxDocsPerInsert) break;
+          group.push(next);
+          docs += next.messages.length;
+          this.#queue.shift();
+        }
+        await this.#write(group);
+      }
+    } finally {
+      this.#draining = false;
+    }
+  }
+
+  async #write(group: Pending[]): Promise<void> {
+    const messages = group.flatMap((p) => p.messages);
+    const ids = messages.map(() => randomUUID());
+    const written: MessageDoc[] = [];
+    let failure: unknown;
+    try {
+      const bus = await this.#bus();
+      for (let attempt = 0; written.length < messages.length; attempt++) {
+        if (attempt >= this.#options.maxAttempts) {
+          throw new TailcastError(
+            ErrorCode.busUnavailable,
+            "The bus is too busy to accept the message; retry.",
+            {
+              retryAfter: 1,
+            },
+          );
+        }
+        const newest = await newestPosition(bus);
+        if (newest === null) {
+          throw new TailcastError(
+            ErrorCode.busUnavailable,
+            "The bus is empty or missing; it is being set up.",
+            {
+              retryAfter: 1,
+            },
+          );
+        }
+        const rest = messages.slice(written.length);
+        const ts = new Date();
+        const offsets = offsetsAfter(newest.offset, rest.length);
+        const docs: MessageDoc[] = rest.map((m, i) => ({
+          _id: ids[written.length + i] as string,
+          offset: offsets[i] as number,
+          epoch: newest.epoch,
+          channel: m.channel,
+          event: m.event,
+          data: m.data,
+          ts,
+        }));
+        try {
+          await bus.insertMany(docs, { ordered: true, writeConcern: this.#options.writeConcern });
+          written.push(...docs);
+        } catch (err) {
+          // Lost the race for an offset. An ordered insert stops at the first failure, so what came
+          // before it is in the bus — acknowledged unless the write concern failed too.
+          if (!isDuplicateKey(err) || hasWriteConcernError(err)) throw err;
+          written.push(...docs.slice(0, insertedCount(err)));
+          if (attempt > 0) await sleep(backoffDelay(attempt, { initialMs: 2, maxMs: 50 }));
+        }
+      }
+    } catch (err) {
+      failure = err;
+    }
+    let at = 0;
+    for (const p of group) {
+      const end = at + p.messages.length;
+      if (end <= written.length) {
+        p.resolve(
+          written
+            .slice(at, end)
+            .map((d) => ({ id: d._id, channel: d.channel, offset: d.offset, epoch: d.epoch, ts: d.ts })),
+        );
+      } else {
+        p.reject(failure);
+      }
+      at = end;
+    }
+  }
+}
+
+function insertedCount(err: unknown): number {
+  const result = (err as { result?: { insertedCount?: unknown } }).result;
+  return typeof result?.insertedCount === "number" ? result.insertedCount : 0;
+}
+
+function hasWriteConcernError(err: unknown): boolean {
+  const wce = (err as { writeConcernErrors?: unknown[] }).writeConcernErrors;
+  return Array.isArray(wce) && wce.length > 0;
+}

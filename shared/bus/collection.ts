@@ -1,0 +1,93 @@
+/**
+ * Creating and checking the bus: a capped collection with a unique index on `offset` and at least
+ * one document. Safe to run from many processes at once; never drops or converts user data.
+ */
+import { randomUUID } from "node:crypto";
+import type { Collection, Db } from "mongodb";
+import { ErrorCode, TailcastError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { BusDoc, SentinelDoc } from "./doc.ts";
+import { codeOf, isDuplicateKey } from "./errors.ts";
+
+export interface BusShape {
+  collection: string;
+  sizeBytes: number;
+  maxDocs: number;
+}
+
+const NAMESPACE_EXISTS = 48;
+
+async function collectionOptions(db: Db, name: string): Promise<Record<string, unknown> | null> {
+  const [info] = await db.listCollections({ name }, { nameOnly: false }).toArray();
+  if (!info) return null;
+  return ("options" in info ? info.options : {}) ?? {};
+}
+
+export async function ensureBus(db: Db, shape: BusShape, log?: Logger): Promise<Collection<BusDoc>> {
+  let options = await collectionOptions(db, shape.collection);
+  if (options === null) {
+    try {
+      await db.createCollection(shape.collection, {
+        capped: true,
+        size: shape.sizeBytes,
+        max: shape.maxDocs,
+      });
+      log?.info("bus created", {
+        collection: shape.collection,
+        sizeBytes: shape.sizeBytes,
+        maxDocs: shape.maxDocs,
+      });
+    } catch (err) {
+      if (codeOf(err) !== NAMESPACE_EXISTS) throw err; // another process won the race
+    }
+    options = (await collectionOptions(db, shape.collection)) ?? {};
+  }
+  if (options.capped !== true) {
+    throw new TailcastError(
+      ErrorCode.busNotCapped,
+      `Collection "${db.databaseName}.${shape.collection}" exists and is not capped; tailcast will not touch it. ` +
+        "Choose another TAILCAST_BUS_COLLECTION or TAILCAST_DB, or drop or rename that collection yourself.",
+    );
+  }
+  if (options.size !== undefined && Number(options.size) < shape.sizeBytes) {
+    log?.warn("bus exists with a smaller size than configured; keeping it", {
+      actual: Number(options.size),
+      configured: shape.sizeBytes,
+    });
+  }
+  const bus = db.collection<BusDoc>(shape.collection);
+  // The unique index is what serializes offset assignment between writers (docs/offsets.md).
+  await bus.createIndex({ offset: 1 }, { unique: true, name: "offset_1" });
+  // History and client recovery read one channel's range without scanning the others.
+  await bus.createIndex({ channel: 1, offset: 1 }, { name: "channel_1_offset_1" });
+  if ((await bus.findOne({}, { projection: { _id: 1 } })) === null) {
+    const epoch = randomUUID();
+    const sentinel: SentinelDoc = {
+      _id: `sentinel-${epoch}`,
+      offset: 0,
+      epoch,
+      kind: "sentinel",
+      ts: new Date(),
+    };
+    try {
+      await bus.insertOne(sentinel);
+      log?.info("bus epoch started", { epoch });
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err; // a concurrent setup wrote the sentinel first: its epoch wins
+    }
+  }
+  return bus;
+}
+
+/** The newest document: the live end of the bus. Sorting on the unique offset index is exact because offsets increase in natural order. */
+export async function newestPosition(
+  bus: Collection<BusDoc>,
+): Promise<{ offset: number; epoch: string } | null> {
+  return bus.findOne({}, { sort: { offset: -1 }, projection: { _id: 0, offset: 1, epoch: 1 } });
+}
+
+export async function oldestPosition(
+  bus: Collection<BusDoc>,
+): Promise<{ offset: number; epoch: string } | null> {
+  return bus.findOne({}, { sort: { offset: 1 }, projection: { _id: 0, offset: 1, epoch: 1 } });
+}

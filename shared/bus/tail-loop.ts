@@ -1,0 +1,199 @@
+/**
+ * The tail loop: one tailable awaitData cursor per node, re-opened from the last offset after every
+ * way a tail can end, forever, until stopped (brief §4, G2, G3).
+ *
+ * Raw find/getMore commands instead of the driver's cursor: a FerretDB tailable cursor whose first
+ * batch is not full is closed at once (brief §5), so the first batch asks for one document — the one
+ * at the last offset, re-read on purpose and dropped as a duplicate — while getMore asks for many;
+ * the driver does not allow a tailable cursor's batch size to differ between the two.
+ */
+import type { Collection, Db, Document, Long } from "mongodb";
+import { type BackoffOptions, backoffDelay, defaultBackoff, sleep } from "../backoff.ts";
+import type { Logger } from "../log.ts";
+import type { Envelope } from "../message.ts";
+import { classifyStep, type Position } from "../offsets.ts";
+import { newestPosition } from "./collection.ts";
+import { type BusDoc, isSentinel, toEnvelope } from "./doc.ts";
+import { isCursorDeath, isResumableTailError } from "./errors.ts";
+
+export interface TailOptions {
+  collection: string;
+  /** How long a getMore waits for new documents. */
+  awaitMs: number;
+  batchSize: number;
+  backoff?: BackoffOptions;
+  /** Resume after this position; default: the live end of the bus at start (G3). */
+  from?: Position;
+}
+
+export interface TailEvents {
+  /** Called once per message, in bus order, never twice for the same offset. */
+  onMessage(envelope: Envelope): void;
+  /** Messages were evicted before this node read them (G5), or the bus was recreated. */
+  onGap?(gap: { from: Position; to: Position; missed: number | null }): void;
+}
+
+export interface TailStats {
+  live: boolean;
+  position: Position | null;
+  reopens: number;
+  gaps: number;
+  missed: number;
+  lastError: string | null;
+}
+
+const COMMAND_OPTIONS = { promoteLongs: false } as const; // cursor ids are 64-bit: keep them exact
+
+export class BusTail {
+  readonly #db: Db;
+  readonly #options: TailOptions;
+  readonly #events: TailEvents;
+  readonly #log: Logger;
+  readonly #abort = new AbortController();
+  #position: Position | null;
+  #cursorId: Long | number = 0;
+  #running: Promise<void> | undefined;
+  readonly #stats: Omit<TailStats, "position"> = {
+    live: false,
+    reopens: 0,
+    gaps: 0,
+    missed: 0,
+    lastError: null,
+  };
+
+  constructor(db: Db, options: TailOptions, events: TailEvents, log: Logger) {
+    this.#db = db;
+    this.#options = options;
+    this.#events = events;
+    this.#log = log;
+    this.#position = options.from ?? null;
+  }
+
+  get stats(): TailStats {
+    return { ...this.#stats, position: this.#position };
+  }
+
+  start(): void {
+    this.#running ??= this.#loop();
+  }
+
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    await this.#running;
+    await this.#killCursor();
+  }
+
+  async #loop(): Promise<void> {
+    let failures = 0;
+    while (!this.#abort.signal.aborted) {
+      try {
+        const progressed = await this.#tailOnce();
+        failures = progressed ? 0 : failures + 1;
+      } catch (err) {
+        this.#stats.live = false;
+        if (this.#abort.signal.aborted) break;
+        failures++;
+        this.#stats.lastError = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+        const fields = { err, position: this.#position, attempt: failures };
+        if (isResumableTailError(err))
+          this.#log.info(isCursorDeath(err) ? "cursor ended" : "bus unreachable", fields);
+        else this.#log.error("tail failed", fields);
+      }
+      this.#stats.reopens++;
+      if (failures > 0)
+        await sleep(backoffDelay(failures - 1, this.#options.backoff ?? defaultBackoff), this.#abort.signal);
+    }
+    this.#stats.live = false;
+  }
+
+  /** Opens a cursor and reads until it ends. Returns whether any document was read. */
+  async #tailOnce(): Promise<boolean> {
+    const { collection } = this.#options;
+    const bus = this.#db.collection<BusDoc>(collection);
+    if (this.#position === null) {
+      this.#position = await newestPosition(bus);
+      if (this.#position === null) throw new Error(`bus ${collection} is empty or missing`);
+      this.#log.info("tailing from the live end", { position: this.#position });
+    }
+    const signal = this.#abort.signal;
+    const found = await this.#db.command(
+      {
+        find: collection,
+        filter: { offset: { $gte: this.#position.offset } },
+        tailable: true,
+        awaitData: true,
+        batchSize: 1,
+      },
+      { ...COMMAND_OPTIONS, signal },
+    );
+    this.#cursorId = found.cursor.id as Long;
+    const first = found.cursor.firstBatch as BusDoc[];
+    if (first.length === 0) {
+      await this.#checkEpoch(bus);
+      return false;
+    }
+    this.#stats.live = true;
+    this.#consume(first);
+    while (!isZero(this.#cursorId) && !signal.aborted) {
+      const more: Document = await this.#db.command(
+        {
+          getMore: this.#cursorId,
+          collection,
+          batchSize: this.#options.batchSize,
+          maxTimeMS: this.#options.awaitMs,
+        },
+        { ...COMMAND_OPTIONS, signal },
+      );
+      this.#cursorId = more.cursor.id as Long;
+      this.#consume(more.cursor.nextBatch as BusDoc[]);
+    }
+    // The server closed the cursor without an error (for await would just end here): re-open.
+    return true;
+  }
+
+  #consume(docs: BusDoc[]): void {
+    for (const doc of docs) {
+      const position = this.#position as Position;
+      const step = classifyStep(position, doc);
+      if (step.kind === "duplicate") continue;
+      if (step.kind !== "next") {
+        const missed = step.kind === "gap" ? step.missed : null;
+        this.#stats.gaps++;
+        this.#stats.missed += missed ?? 0;
+        const to = { offset: doc.offset, epoch: doc.epoch };
+        this.#log.warn(
+          step.kind === "gap" ? "fell behind the bus: messages lost to eviction" : "bus epoch changed",
+          {
+            from: position,
+            to,
+            missed,
+          },
+        );
+        this.#events.onGap?.({ from: position, to, missed });
+      }
+      this.#position = { offset: doc.offset, epoch: doc.epoch };
+      if (!isSentinel(doc)) this.#events.onMessage(toEnvelope(doc));
+    }
+  }
+
+  /** Nothing at or after our offset: the bus was recreated (new epoch, offsets from 0 again). */
+  async #checkEpoch(bus: Collection<BusDoc>): Promise<void> {
+    const newest = await newestPosition(bus);
+    if (newest && this.#position && newest.epoch !== this.#position.epoch) {
+      // Read the new incarnation from its start; #consume reports the epoch change.
+      this.#position = { offset: -1, epoch: this.#position.epoch };
+    }
+  }
+
+  async #killCursor(): Promise<void> {
+    if (isZero(this.#cursorId)) return;
+    await this.#db
+      .command({ killCursors: this.#options.collection, cursors: [this.#cursorId] })
+      .catch(() => {});
+    this.#cursorId = 0;
+  }
+}
+
+function isZero(id: Long | number): boolean {
+  return typeof id === "number" ? id === 0 : id.isZero();
+}

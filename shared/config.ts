@@ -1,0 +1,161 @@
+/**
+ * Configuration: read from the environment once at start, validated as a whole, then passed down as
+ * plain typed objects. Every variable is listed with its default in the README's config table.
+ */
+import { z } from "zod";
+import { ErrorCode, TailcastError } from "./errors.ts";
+import { defaultMessageLimits, type MessageLimits } from "./message.ts";
+
+type Env = Record<string, string | undefined>;
+
+/** Where `npm run devdb` listens by default. */
+export const DEFAULT_MONGODB_URI = "mongodb://127.0.0.1:27017/";
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+const list = z.string().transform((s) =>
+  s
+    .split(",")
+    .map((x) => x.trim())
+    .filter((x) => x.length > 0),
+);
+const writeConcern = z
+  .string()
+  .regex(/^(majority|\d+)$/, 'must be "majority" or a number of nodes')
+  .transform((s) => (s === "majority" ? ("majority" as const) : Number(s)));
+
+const busSchema = z.object({
+  MONGODB_URI: z
+    .string()
+    .regex(/^mongodb(\+srv)?:\/\//, "must be a mongodb:// or mongodb+srv:// URI")
+    .default(DEFAULT_MONGODB_URI),
+  TAILCAST_DB: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,63}$/)
+    .default("tailcast"),
+  TAILCAST_BUS_COLLECTION: z
+    .string()
+    .regex(/^[A-Za-z0-9_]{1,100}$/)
+    .default("bus"),
+  TAILCAST_BUS_SIZE_BYTES: int(4096).default(64 * 1024 * 1024),
+  TAILCAST_BUS_MAX_DOCS: int(1).default(100_000),
+  TAILCAST_WRITE_CONCERN: writeConcern.default("majority"),
+  TAILCAST_WRITE_TIMEOUT_MS: int(1).default(5000),
+});
+
+const limitsSchema = z.object({
+  TAILCAST_MAX_BODY_BYTES: int(1024).default(1024 * 1024),
+  TAILCAST_MAX_MESSAGE_BYTES: int(16, 8 * 1024 * 1024).default(defaultMessageLimits.maxMessageBytes),
+  TAILCAST_MAX_BATCH: int(1, 10_000).default(defaultMessageLimits.maxBatch),
+  TAILCAST_MAX_CHANNEL_LENGTH: int(1, 1024).default(defaultMessageLimits.maxChannelLength),
+  TAILCAST_MAX_EVENT_LENGTH: int(1, 256).default(defaultMessageLimits.maxEventLength),
+  TAILCAST_MAX_DEPTH: int(1, 1000).default(defaultMessageLimits.maxDepth),
+});
+
+const serverSchema = z.object({
+  HOST: z.string().default("0.0.0.0"),
+});
+
+export interface BusConfig {
+  mongodbUri: string;
+  db: string;
+  collection: string;
+  sizeBytes: number;
+  maxDocs: number;
+  writeConcern: "majority" | number;
+  writeTimeoutMs: number;
+}
+
+export interface IngestConfig {
+  host: string;
+  port: number;
+  bus: BusConfig;
+  limits: MessageLimits;
+  maxBodyBytes: number;
+  corsOrigins: string[];
+}
+
+export interface TailerConfig {
+  host: string;
+  port: number;
+  bus: BusConfig;
+  limits: MessageLimits;
+  nodeId: string;
+  ingestUrl: string;
+  allowedOrigins: string[];
+  awaitMs: number;
+  batchSize: number;
+}
+
+function parse<S extends z.ZodType>(schema: S, env: Env): z.output<S> {
+  const result = schema.safeParse(env);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+  throw new TailcastError(ErrorCode.invalidConfig, `Invalid configuration: ${problems}`);
+}
+
+export function loadBusConfig(env: Env = process.env): BusConfig {
+  const b = parse(busSchema, env);
+  return {
+    mongodbUri: b.MONGODB_URI,
+    db: b.TAILCAST_DB,
+    collection: b.TAILCAST_BUS_COLLECTION,
+    sizeBytes: b.TAILCAST_BUS_SIZE_BYTES,
+    maxDocs: b.TAILCAST_BUS_MAX_DOCS,
+    writeConcern: b.TAILCAST_WRITE_CONCERN,
+    writeTimeoutMs: b.TAILCAST_WRITE_TIMEOUT_MS,
+  };
+}
+
+function loadLimits(env: Env): MessageLimits & { maxBodyBytes: number } {
+  const l = parse(limitsSchema, env);
+  return {
+    maxChannelLength: l.TAILCAST_MAX_CHANNEL_LENGTH,
+    maxEventLength: l.TAILCAST_MAX_EVENT_LENGTH,
+    maxMessageBytes: l.TAILCAST_MAX_MESSAGE_BYTES,
+    maxBatch: l.TAILCAST_MAX_BATCH,
+    maxDepth: l.TAILCAST_MAX_DEPTH,
+    maxBodyBytes: l.TAILCAST_MAX_BODY_BYTES,
+  };
+}
+
+export function loadIngestConfig(env: Env = process.env): IngestConfig {
+  const s = parse(
+    serverSchema.extend({ PORT: int(0, 65535).default(8080), TAILCAST_CORS_ORIGINS: list.default([]) }),
+    env,
+  );
+  const { maxBodyBytes, ...limits } = loadLimits(env);
+  return {
+    host: s.HOST,
+    port: s.PORT,
+    bus: loadBusConfig(env),
+    limits,
+    maxBodyBytes,
+    corsOrigins: s.TAILCAST_CORS_ORIGINS,
+  };
+}
+
+export function loadTailerConfig(env: Env = process.env): TailerConfig {
+  const s = parse(
+    serverSchema.extend({
+      PORT: int(0, 65535).default(8081),
+      TAILCAST_NODE_ID: z.string().min(1).max(100).optional(),
+      TAILCAST_INGEST_URL: z.url().default("http://localhost:8080"),
+      TAILCAST_ALLOWED_ORIGINS: list.default([]),
+      TAILCAST_TAIL_AWAIT_MS: int(10, 60_000).default(1000),
+      TAILCAST_TAIL_BATCH: int(1, 10_000).default(1000),
+    }),
+    env,
+  );
+  const { maxBodyBytes: _unused, ...limits } = loadLimits(env);
+  return {
+    host: s.HOST,
+    port: s.PORT,
+    bus: loadBusConfig(env),
+    limits,
+    nodeId: s.TAILCAST_NODE_ID ?? `tailer-${s.PORT}`,
+    ingestUrl: s.TAILCAST_INGEST_URL,
+    allowedOrigins: s.TAILCAST_ALLOWED_ORIGINS,
+    awaitMs: s.TAILCAST_TAIL_AWAIT_MS,
+    batchSize: s.TAILCAST_TAIL_BATCH,
+  };
+}

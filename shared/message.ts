@@ -1,0 +1,178 @@
+/**
+ * The message model (brief §2) and its validation. Pure: no I/O, so every rule is unit-tested.
+ * `data` travels through the bus as JSON text: user keys never become BSON field names (no `$`
+ * operators, dotted paths or `__proto__` surprises) and what a subscriber gets is byte-for-byte what
+ * the publisher sent.
+ */
+import { ErrorCode, TailcastError } from "./errors.ts";
+
+/** What every subscriber receives. */
+export interface Envelope {
+  id: string;
+  channel: string;
+  event: string;
+  data: unknown;
+  offset: number;
+  epoch: string;
+  ts: string;
+}
+
+/** A message validated and ready for the bus. */
+export interface OutgoingMessage {
+  channel: string;
+  event: string;
+  /** `data` serialized as JSON text. */
+  data: string;
+}
+
+export interface MessageLimits {
+  maxChannelLength: number;
+  maxEventLength: number;
+  maxMessageBytes: number;
+  maxBatch: number;
+  maxDepth: number;
+}
+
+export const defaultMessageLimits: Readonly<MessageLimits> = Object.freeze({
+  maxChannelLength: 128,
+  maxEventLength: 64,
+  maxMessageBytes: 64 * 1024,
+  maxBatch: 100,
+  maxDepth: 32,
+});
+
+export const DEFAULT_EVENT = "message";
+
+// `*` is kept out of channel names: it is the wildcard of channel patterns (API key and JWT scopes).
+const CHANNEL_RE = /^[A-Za-z0-9_][A-Za-z0-9_:.@=+-]*$/;
+const EVENT_RE = /^[A-Za-z][A-Za-z0-9_:.-]*$/;
+
+/**
+ * Names Socket.IO gives a meaning of its own on either side, plus tailcast's protocol events: a
+ * message under one of these would be swallowed or misread by clients.
+ */
+export const RESERVED_EVENTS: ReadonlySet<string> = new Set([
+  "connect",
+  "connect_error",
+  "disconnect",
+  "disconnecting",
+  "error",
+  "newListener",
+  "removeListener",
+  "ping",
+  "pong",
+  "subscribe",
+  "unsubscribe",
+  "subscribed",
+  "refresh",
+]);
+
+export function validateChannel(channel: unknown, limits: MessageLimits): string {
+  if (typeof channel !== "string" || channel.length === 0) {
+    throw new TailcastError(ErrorCode.invalidChannel, "Channel must be a non-empty string.");
+  }
+  if (channel.length > limits.maxChannelLength) {
+    throw new TailcastError(
+      ErrorCode.invalidChannel,
+      `Channel is longer than ${limits.maxChannelLength} characters.`,
+    );
+  }
+  if (!CHANNEL_RE.test(channel)) {
+    throw new TailcastError(
+      ErrorCode.invalidChannel,
+      "Channel may contain only letters, digits and _ : . @ = + - (and must not start with a symbol other than _).",
+    );
+  }
+  return channel;
+}
+
+export function validateEvent(event: unknown, limits: MessageLimits): string {
+  if (event === undefined) return DEFAULT_EVENT;
+  if (typeof event !== "string" || event.length === 0) {
+    throw new TailcastError(ErrorCode.invalidEvent, "Event must be a non-empty string.");
+  }
+  if (event.length > limits.maxEventLength) {
+    throw new TailcastError(
+      ErrorCode.invalidEvent,
+      `Event is longer than ${limits.maxEventLength} characters.`,
+    );
+  }
+  if (!EVENT_RE.test(event)) {
+    throw new TailcastError(
+      ErrorCode.invalidEvent,
+      "Event must start with a letter and contain only letters, digits and _ : . -",
+    );
+  }
+  if (RESERVED_EVENTS.has(event)) {
+    throw new TailcastError(ErrorCode.reservedEvent, `Event name "${event}" is reserved.`);
+  }
+  return event;
+}
+
+/** Nesting depth of a parsed JSON value, iteratively so hostile input cannot blow the stack. */
+export function jsonDepth(value: unknown): number {
+  let max = 0;
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop() as [unknown, number];
+    if (v === null || typeof v !== "object") continue;
+    if (d > max) max = d;
+    for (const child of Object.values(v)) stack.push([child, d + 1]);
+  }
+  return max;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Validates `{ event?, data }` for `channel`; throws a TailcastError naming the first problem. */
+export function validateMessage(channel: unknown, body: unknown, limits: MessageLimits): OutgoingMessage {
+  if (!isPlainObject(body)) {
+    throw new TailcastError(
+      ErrorCode.invalidBody,
+      "Message must be a JSON object with `data` and optional `event`.",
+    );
+  }
+  const validChannel = validateChannel(channel, limits);
+  const event = validateEvent(body.event, limits);
+  if (!Object.hasOwn(body, "data") || body.data === undefined) {
+    throw new TailcastError(ErrorCode.missingData, "Message needs a `data` field (any JSON value).");
+  }
+  if (jsonDepth(body.data) > limits.maxDepth) {
+    throw new TailcastError(
+      ErrorCode.invalidData,
+      `\`data\` is nested deeper than ${limits.maxDepth} levels.`,
+    );
+  }
+  const data = JSON.stringify(body.data);
+  if (Buffer.byteLength(data) > limits.maxMessageBytes) {
+    throw new TailcastError(
+      ErrorCode.messageTooLarge,
+      `\`data\` is larger than ${limits.maxMessageBytes} bytes once serialized.`,
+    );
+  }
+  return { channel: validChannel, event, data };
+}
+
+/** Validates a whole batch before anything is written (brief §2). */
+export function validateBatch(body: unknown, limits: MessageLimits): OutgoingMessage[] {
+  if (!isPlainObject(body) || !Array.isArray(body.messages)) {
+    throw new TailcastError(ErrorCode.invalidBody, "Batch must be a JSON object `{ messages: [...] }`.");
+  }
+  const { messages } = body;
+  if (messages.length === 0) {
+    throw new TailcastError(ErrorCode.invalidBody, "Batch `messages` must not be empty.");
+  }
+  if (messages.length > limits.maxBatch) {
+    throw new TailcastError(ErrorCode.batchTooLarge, `Batch has more than ${limits.maxBatch} messages.`);
+  }
+  return messages.map((m: unknown, i: number) => {
+    try {
+      return validateMessage(isPlainObject(m) ? m.channel : undefined, m, limits);
+    } catch (err) {
+      if (err instanceof TailcastError) throw new TailcastError(err.code, `messages[${i}]: ${err.message}`);
+      throw err;
+    }
+  });
+}

@@ -1,0 +1,39 @@
+/**
+ * One MongoClient per process, created on first use and reused: warm serverless instances keep their
+ * pool, and nothing connects at import time (the Hono app stays importable without a database).
+ */
+import { type Db, MongoClient } from "mongodb";
+
+export interface MongoHandle {
+  db(): Promise<Db>;
+  close(): Promise<void>;
+}
+
+export function createMongo(uri: string, dbName: string, appName: string): MongoHandle {
+  let client: MongoClient | undefined;
+  let connecting: Promise<MongoClient> | undefined;
+  const connect = () => {
+    connecting ??= (async () => {
+      const c = new MongoClient(uri, { appName, serverSelectionTimeoutMS: 5000, connectTimeoutMS: 5000 });
+      try {
+        await c.connect();
+        client = c;
+        return c;
+      } catch (err) {
+        connecting = undefined;
+        await c.close().catch(() => {});
+        throw err;
+      }
+    })();
+    return connecting;
+  };
+  return {
+    db: async () => (client ?? (await connect())).db(dbName),
+    close: async () => {
+      const c = client ?? (await connecting?.catch(() => undefined));
+      client = undefined;
+      connecting = undefined;
+      await c?.close();
+    },
+  };
+}

@@ -1,0 +1,125 @@
+/**
+ * A tailer node: HTTP (health, stats, the demo page), Socket.IO, and the tail loop feeding the fan-out.
+ * `startTailerNode` is what main.ts runs and what tests start in a child process.
+ */
+import { EventEmitter, once } from "node:events";
+import type { Server as HttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createAdaptorServer } from "@hono/node-server";
+import { Hono } from "hono";
+import type { Collection } from "mongodb";
+import { backoffDelay, defaultBackoff, sleep } from "../shared/backoff.ts";
+import { ensureBus } from "../shared/bus/collection.ts";
+import type { BusDoc } from "../shared/bus/doc.ts";
+import { BusTail } from "../shared/bus/tail-loop.ts";
+import type { TailerConfig } from "../shared/config.ts";
+import type { Logger } from "../shared/log.ts";
+import { createMongo } from "../shared/mongo.ts";
+import type { Position } from "../shared/offsets.ts";
+import { demoRoutes } from "./demo.ts";
+import { CompositeFanout, SocketIoFanout } from "./fanout.ts";
+import { attachSocketIo } from "./socketio.ts";
+
+export interface TailerNode {
+  port: number;
+  stop(): Promise<void>;
+}
+
+export async function startTailerNode(config: TailerConfig, log: Logger): Promise<TailerNode> {
+  const mongo = createMongo(config.bus.mongodbUri, config.bus.db, `tailcast-tailer-${config.nodeId}`);
+  const stopping = new AbortController();
+  let tail: BusTail | undefined;
+  const moved = new EventEmitter();
+  moved.setMaxListeners(0);
+
+  let busReady: Promise<Collection<BusDoc>> | undefined;
+  const bus = () => {
+    busReady ??= mongo.db().then((db) => ensureBus(db, config.bus, log));
+    busReady.catch(() => {
+      busReady = undefined;
+    });
+    return busReady;
+  };
+  const tailView = {
+    live: () => tail?.stats.live === true,
+    /** Subscribers can join once the node knows its position, even while its cursor re-opens. */
+    ready: () => tail?.stats.position != null,
+    position: () => tail?.stats.position as Position,
+    advanced: async () => {
+      await once(moved, "moved", {
+        signal: AbortSignal.any([stopping.signal, AbortSignal.timeout(1000)]),
+      }).catch(() => {});
+    },
+  };
+
+  const app = new Hono();
+  app.get("/healthz", (c) => c.json({ ok: true, node: config.nodeId }));
+  app.get("/readyz", (c) =>
+    tailView.live()
+      ? c.json({ ok: true, node: config.nodeId })
+      : c.json(
+          { error: { code: "bus_unavailable", message: "This node has no live cursor on the bus." } },
+          503,
+          {
+            "Retry-After": "1",
+          },
+        ),
+  );
+  app.get("/stats", (c) =>
+    c.json({ node: config.nodeId, clients: io.engine.clientsCount, tail: tail?.stats ?? null }),
+  );
+  app.route("/", demoRoutes(config));
+
+  const http = createAdaptorServer({ fetch: app.fetch }) as HttpServer;
+  const io = attachSocketIo(http, {
+    bus,
+    tail: tailView,
+    limits: config.limits,
+    allowedOrigins: config.allowedOrigins,
+    log,
+  });
+  const fanout = new CompositeFanout([new SocketIoFanout(io)]);
+
+  http.listen(config.port, config.host);
+  await once(http, "listening");
+  const port = (http.address() as AddressInfo).port;
+  log.info("tailer listening", { node: config.nodeId, url: `http://localhost:${port}/` });
+
+  // The bus may not be reachable yet: keep trying to set it up, then tail it for good.
+  const starting = (async () => {
+    for (let attempt = 0; !stopping.signal.aborted; attempt++) {
+      try {
+        await bus();
+        const db = await mongo.db();
+        tail = new BusTail(
+          db,
+          { collection: config.bus.collection, awaitMs: config.awaitMs, batchSize: config.batchSize },
+          {
+            onMessage: (envelope) => {
+              fanout.deliver(envelope);
+              moved.emit("moved");
+            },
+          },
+          log.child("tail"),
+        );
+        tail.start();
+        return;
+      } catch (err) {
+        log.warn("bus not reachable yet", { err, attempt });
+        await sleep(backoffDelay(attempt, defaultBackoff), stopping.signal);
+      }
+    }
+  })();
+
+  return {
+    port,
+    stop: async () => {
+      stopping.abort();
+      await starting;
+      await tail?.stop();
+      io.close();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+      await mongo.close();
+    },
+  };
+}
