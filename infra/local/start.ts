@@ -1,0 +1,105 @@
+/**
+ * `npm start`: the whole stack on one machine — dev database, one ingest function, two tailer nodes —
+ * with prefixed one-line logs, stopped together on Ctrl-C (or when any part dies).
+ *
+ * Env: TAILCAST_INGEST_PORT (8080), TAILCAST_TAILER_PORTS (8081,8082), MONGODB_URI (else the dev
+ * database: mongod on PATH, else FerretDB built by the project, data in .cache/local-data).
+ */
+import { join } from "node:path";
+import { REPO_ROOT } from "../devdb/ferretdb-build.ts";
+import { type DevDb, startDevDb } from "../devdb/launcher.ts";
+import { type Component, startComponent } from "./component.ts";
+
+function ports(): { ingest: number; tailers: number[] } {
+  const ingest = Number(process.env.TAILCAST_INGEST_PORT ?? 8080);
+  const tailers = (process.env.TAILCAST_TAILER_PORTS ?? "8081,8082").split(",").map((p) => Number(p.trim()));
+  for (const p of [ingest, ...tailers]) {
+    if (!Number.isInteger(p) || p < 1 || p > 65535) {
+      throw new Error(
+        "TAILCAST_INGEST_PORT and TAILCAST_TAILER_PORTS must be port numbers (e.g. 8080 and 8081,8082)",
+      );
+    }
+  }
+  return { ingest, tailers };
+}
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+const parts: Component[] = [];
+let db: DevDb | undefined;
+let stopping = false;
+
+async function stopAll(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    say("[stack] stopping…");
+    await Promise.allSettled([...parts].reverse().map((p) => p.stop()));
+    await db?.stop();
+  }
+  process.exit(code);
+}
+
+async function main(): Promise<void> {
+  const { ingest, tailers } = ports();
+  db = await startDevDb({
+    dir: process.env.TAILCAST_DEVDB_DIR || join(REPO_ROOT, ".cache", "local-data"),
+    log: (l) => say(`[devdb] ${l}`),
+  });
+  const origins = tailers.flatMap((p) => [`http://localhost:${p}`, `http://127.0.0.1:${p}`]);
+  const common = { MONGODB_URI: db.uri, TAILCAST_LOG_FORMAT: "text" };
+  const watch = (c: Component) => {
+    parts.push(c);
+    void c.exited.then((exit) => {
+      if (stopping) return;
+      say(
+        `[stack] ${c.kind} on port ${c.port} exited (${exit.signal ?? `code ${exit.code}`}); stopping the stack`,
+      );
+      void stopAll(1);
+    });
+    return c;
+  };
+  const functions = watch(
+    await startComponent({
+      kind: "functions",
+      port: ingest,
+      env: { ...common, TAILCAST_CORS_ORIGINS: origins.join(",") },
+      onLine: say,
+    }),
+  );
+  await functions.ready();
+  const nodes = await Promise.all(
+    tailers.map(async (port, i) =>
+      watch(
+        await startComponent({
+          kind: "tailer",
+          port,
+          env: {
+            ...common,
+            TAILCAST_NODE_ID: `tailer-${i + 1}`,
+            TAILCAST_INGEST_URL: `http://localhost:${ingest}`,
+          },
+          onLine: say,
+        }),
+      ),
+    ),
+  );
+  await Promise.all(nodes.map((n) => n.ready()));
+  say("");
+  say("tailcast is running (auth is off: local development only)");
+  say(`  database      ${db.uri} (${db.kind})`);
+  say(`  ingest        http://localhost:${ingest}   (GET /healthz, /readyz)`);
+  for (const n of nodes) say(`  chat page     http://localhost:${n.port}/   (tailer, GET /stats)`);
+  say("  publish:");
+  say(
+    `    curl -X POST http://localhost:${ingest}/v1/channels/chat/messages -H 'content-type: application/json' \\`,
+  );
+  say(`         -d '{"event":"chat","data":{"user":"curl","text":"hello"}}'`);
+  say("  Ctrl-C stops everything.");
+  say("");
+}
+
+process.once("SIGINT", () => void stopAll(0));
+process.once("SIGTERM", () => void stopAll(0));
+main().catch((err: unknown) => {
+  say(`[stack] failed to start: ${err instanceof Error ? err.message : String(err)}`);
+  void stopAll(1);
+});
