@@ -17,6 +17,8 @@ export interface IngestRuntime {
   config: IngestConfig;
   mongo: MongoHandle;
   log: Logger;
+  /** The bus, set up on first use; cached per process. */
+  bus: () => Promise<Collection<BusDoc>>;
 }
 
 export function createIngestRuntime(
@@ -52,5 +54,5 @@ export function createIngestRuntime(
     corsOrigins: config.corsOrigins,
     log,
   });
-  return { app, config, mongo, log };
+  return { app, config, mongo, log, bus };
 }

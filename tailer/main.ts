@@ -6,6 +6,11 @@ import { startTailerNode } from "./node.ts";
 const config = loadTailerConfig();
 const log = createLogger(config.nodeId);
 const node = await startTailerNode(config, log);
+node.fatal.catch(async (err: unknown) => {
+  log.error("cannot tail the bus", { err });
+  await node.stop().catch(() => {});
+  process.exit(1);
+});
 
 let stopping = false;
 async function shutdown(signal: string) {

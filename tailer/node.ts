@@ -13,6 +13,7 @@ import { ensureBus } from "../shared/bus/collection.ts";
 import type { BusDoc } from "../shared/bus/doc.ts";
 import { BusTail } from "../shared/bus/tail-loop.ts";
 import type { TailerConfig } from "../shared/config.ts";
+import { isTailcastError } from "../shared/errors.ts";
 import type { Logger } from "../shared/log.ts";
 import { createMongo } from "../shared/mongo.ts";
 import type { Position } from "../shared/offsets.ts";
@@ -22,6 +23,8 @@ import { attachSocketIo } from "./socketio.ts";
 
 export interface TailerNode {
   port: number;
+  /** Rejects if the node cannot tail the bus at all (misconfiguration); never resolves otherwise. */
+  fatal: Promise<never>;
   stop(): Promise<void>;
 }
 
@@ -105,6 +108,7 @@ export async function startTailerNode(config: TailerConfig, log: Logger): Promis
         tail.start();
         return;
       } catch (err) {
+        if (isTailcastError(err)) throw err; // misconfiguration (e.g. a non-capped collection): waiting will not help
         log.warn("bus not reachable yet", { err, attempt });
         await sleep(backoffDelay(attempt, defaultBackoff), stopping.signal);
       }
@@ -113,9 +117,10 @@ export async function startTailerNode(config: TailerConfig, log: Logger): Promis
 
   return {
     port,
+    fatal: starting.then(() => new Promise<never>(() => {})),
     stop: async () => {
       stopping.abort();
-      await starting;
+      await starting.catch(() => {});
       await tail?.stop();
       io.close();
       await new Promise<void>((resolve) => http.close(() => resolve()));

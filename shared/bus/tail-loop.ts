@@ -40,6 +40,8 @@ export interface TailStats {
   gaps: number;
   missed: number;
   lastError: string | null;
+  /** The open cursor, for operators (and tests) that want to kill it from outside. */
+  cursorId: string | null;
 }
 
 const COMMAND_OPTIONS = { promoteLongs: false } as const; // cursor ids are 64-bit: keep them exact
@@ -53,7 +55,7 @@ export class BusTail {
   #position: Position | null;
   #cursorId: Long | number = 0;
   #running: Promise<void> | undefined;
-  readonly #stats: Omit<TailStats, "position"> = {
+  readonly #stats: Omit<TailStats, "position" | "cursorId"> = {
     live: false,
     reopens: 0,
     gaps: 0,
@@ -70,7 +72,11 @@ export class BusTail {
   }
 
   get stats(): TailStats {
-    return { ...this.#stats, position: this.#position };
+    return {
+      ...this.#stats,
+      position: this.#position,
+      cursorId: isZero(this.#cursorId) ? null : this.#cursorId.toString(),
+    };
   }
 
   start(): void {

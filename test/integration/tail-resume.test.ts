@@ -1,0 +1,111 @@
+/**
+ * The tail loop never stops for good: a cursor killed from outside and a database restart are both
+ * survived without loss or duplicate at the subscriber; /readyz tells the truth meanwhile.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Long } from "mongodb";
+import { afterAll, describe, expect, inject, it } from "vitest";
+import { type DevDb, startFerretDB } from "../../infra/devdb/launcher.ts";
+import type { Component } from "../../infra/local/component.ts";
+import type { TailStats } from "../../shared/bus/tail-loop.ts";
+import { publish, startFunctions, startTailer, stopAll, testDbName, withDb } from "../helpers/stack.ts";
+import { connectSubscriber, type Subscriber } from "../helpers/subscriber.ts";
+
+const cleanup: Array<() => Promise<unknown>> = [];
+afterAll(async () => {
+  for (const fn of cleanup.reverse()) await fn().catch(() => {});
+});
+
+async function stats(node: Component): Promise<TailStats> {
+  return ((await (await fetch(`${node.url}/stats`)).json()) as { tail: TailStats }).tail;
+}
+
+/** Polls an endpoint until it answers `status` (the processes give no other signal to await). */
+async function until(url: string, status: number, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 0;
+  while (Date.now() < deadline) {
+    last = await fetch(url, { signal: AbortSignal.timeout(5000) }).then(
+      (r) => r.status,
+      () => 0,
+    );
+    if (last === status) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${url} answered ${last}, not ${status}, for ${timeoutMs} ms`);
+}
+
+function expectExactly(sub: Subscriber, ids: unknown[]) {
+  expect(sub.received.map((m) => m.id)).toEqual(ids);
+}
+
+describe("tail loop resilience", () => {
+  it("re-opens after its cursor is killed from outside, without loss or duplicate", async () => {
+    const db = testDbName(import.meta.url);
+    const ingest = await startFunctions({ db });
+    const node = await startTailer({ db });
+    cleanup.push(() => stopAll([ingest, node]));
+    const sub = await connectSubscriber(node.url);
+    cleanup.push(async () => sub.close());
+    expect((await sub.subscribe("k")).ok).toBe(true);
+
+    const ids: unknown[] = [];
+    for (let round = 0; round < 3; round++) {
+      const before = await stats(node);
+      expect(before.cursorId).not.toBeNull();
+      await withDb(inject("mongodbUri"), async (client) => {
+        const res = await client
+          .db(db)
+          .command({ killCursors: "bus", cursors: [Long.fromString(before.cursorId as string)] });
+        expect(res.cursorsKilled.map(String)).toEqual([before.cursorId]);
+      });
+      for (let i = 0; i < 10; i++) ids.push((await publish(ingest, "k", { round, i })).body.id);
+      await sub.waitFor(ids.length);
+      const after = await stats(node);
+      expect(after.reopens).toBeGreaterThan(before.reopens);
+      expect(after.cursorId).not.toBe(before.cursorId);
+    }
+    expectExactly(sub, ids);
+  });
+
+  it("survives a database restart: 503 while down, resumes on its own, nothing lost or duplicated", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "tailcast-restart-"));
+    cleanup.push(() => rm(dir, { recursive: true, force: true }));
+    let server: DevDb = await startFerretDB({ dir });
+    const port = server.port;
+    cleanup.push(() => server.stop());
+    const db = testDbName(import.meta.url);
+    const ingest = await startFunctions({ db, uri: server.uri });
+    const node = await startTailer({ db, uri: server.uri });
+    cleanup.push(() => stopAll([ingest, node]));
+    const sub = await connectSubscriber(node.url);
+    cleanup.push(async () => sub.close());
+    expect((await sub.subscribe("r")).ok).toBe(true);
+
+    const ids: unknown[] = [];
+    for (let i = 0; i < 10; i++) ids.push((await publish(ingest, "r", { phase: "before", i })).body.id);
+    await sub.waitFor(ids.length);
+
+    await server.stop();
+    await until(`${ingest.url}/readyz`, 503);
+    await until(`${node.url}/readyz`, 503);
+    const during = await publish(ingest, "r", { phase: "during" });
+    expect(during.status).toBe(503);
+    expect(during.body).toEqual({ error: { code: "bus_unavailable", message: expect.any(String) } });
+    expect(during.headers.get("retry-after")).toBe("1");
+
+    server = await startFerretDB({ dir, port });
+    await until(`${ingest.url}/readyz`, 200);
+    await until(`${node.url}/readyz`, 200);
+    // The publisher retries what was refused; then more traffic.
+    const retried = await publish(ingest, "r", { phase: "during" });
+    expect(retried.status).toBe(201);
+    ids.push(retried.body.id);
+    for (let i = 0; i < 10; i++) ids.push((await publish(ingest, "r", { phase: "after", i })).body.id);
+    await sub.waitFor(ids.length);
+    expectExactly(sub, ids);
+    expect((await stats(node)).gaps).toBe(0);
+  });
+});
