@@ -17,6 +17,7 @@ export interface StackOptions {
   uri?: string;
   db: string;
   env?: Record<string, string>;
+  port?: number;
 }
 
 export function componentEnv(opts: StackOptions): Record<string, string> {
@@ -33,7 +34,11 @@ export function componentEnv(opts: StackOptions): Record<string, string> {
 }
 
 export async function startFunctions(opts: StackOptions): Promise<Component> {
-  const c = await startComponent({ kind: "functions", env: componentEnv(opts) });
+  const c = await startComponent({
+    kind: "functions",
+    env: componentEnv(opts),
+    ...(opts.port ? { port: opts.port } : {}),
+  });
   await c.ready();
   return c;
 }
@@ -41,7 +46,7 @@ export async function startFunctions(opts: StackOptions): Promise<Component> {
 export async function startTailer(opts: StackOptions & { nodeId?: string }): Promise<Component> {
   const env = componentEnv(opts);
   if (opts.nodeId) env.TAILCAST_NODE_ID = opts.nodeId;
-  const c = await startComponent({ kind: "tailer", env });
+  const c = await startComponent({ kind: "tailer", env, ...(opts.port ? { port: opts.port } : {}) });
   await c.ready();
   return c;
 }
