@@ -2,12 +2,21 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
-    // One database server for the whole run (files isolate themselves by database name).
-    globalSetup: ["test/global-setup.ts"],
     testTimeout: 60_000,
     hookTimeout: 180_000,
     // Integration files start several processes each; two cores.
     maxWorkers: 2,
+    projects: [
+      { extends: true, test: { name: "unit", include: ["test/unit/**/*.test.ts"] } },
+      {
+        extends: true,
+        test: {
+          name: "integration",
+          include: ["test/integration/**/*.test.ts", "test/e2e/**/*.test.ts"],
+          // One database server for the run (files isolate themselves by database name).
+          globalSetup: ["test/global-setup.ts"],
+        },
+      },
+    ],
   },
 });

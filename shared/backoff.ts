@@ -11,8 +11,9 @@ export function backoffDelay(
   options: BackoffOptions,
   random: () => number = Math.random,
 ): number {
-  const ceiling = Math.min(options.maxMs, options.initialMs * 2 ** Math.max(0, attempt));
-  return Math.round(options.initialMs / 2 + random() * (ceiling - options.initialMs / 2));
+  const floor = Math.min(options.initialMs / 2, options.maxMs);
+  const ceiling = Math.max(floor, Math.min(options.maxMs, options.initialMs * 2 ** Math.max(0, attempt)));
+  return Math.round(floor + random() * (ceiling - floor));
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */

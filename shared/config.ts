@@ -20,7 +20,10 @@ const list = z.string().transform((s) =>
 );
 const writeConcern = z
   .string()
-  .regex(/^(majority|\d+)$/, 'must be "majority" or a number of nodes')
+  .regex(
+    /^(majority|[1-9]\d*)$/,
+    'must be "majority" or a number of nodes (at least 1: an unacknowledged write cannot be a 201)',
+  )
   .transform((s) => (s === "majority" ? ("majority" as const) : Number(s)));
 
 const busSchema = z.object({
@@ -84,10 +87,16 @@ export interface TailerConfig {
   allowedOrigins: string[];
   awaitMs: number;
   batchSize: number;
+  /** Recent messages kept in memory for client recovery (G4). */
+  recoveryWindow: number;
+  lagIntervalMs: number;
+  wsHeartbeatMs: number;
 }
 
 function parse<S extends z.ZodType>(schema: S, env: Env): z.output<S> {
-  const result = schema.safeParse(env);
+  // `PORT=${PORT}` with PORT unset gives "": that means "not set", never 0.
+  const given = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ""));
+  const result = schema.safeParse(given);
   if (result.success) return result.data;
   const problems = result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
   throw new TailcastError(ErrorCode.invalidConfig, `Invalid configuration: ${problems}`);
@@ -143,6 +152,9 @@ export function loadTailerConfig(env: Env = process.env): TailerConfig {
       TAILCAST_ALLOWED_ORIGINS: list.default([]),
       TAILCAST_TAIL_AWAIT_MS: int(10, 60_000).default(1000),
       TAILCAST_TAIL_BATCH: int(1, 10_000).default(1000),
+      TAILCAST_RECOVERY_WINDOW: int(0, 1_000_000).default(10_000),
+      TAILCAST_LAG_INTERVAL_MS: int(100, 60_000).default(1000),
+      TAILCAST_WS_HEARTBEAT_MS: int(100, 600_000).default(25_000),
     }),
     env,
   );
@@ -157,5 +169,8 @@ export function loadTailerConfig(env: Env = process.env): TailerConfig {
     allowedOrigins: s.TAILCAST_ALLOWED_ORIGINS,
     awaitMs: s.TAILCAST_TAIL_AWAIT_MS,
     batchSize: s.TAILCAST_TAIL_BATCH,
+    recoveryWindow: s.TAILCAST_RECOVERY_WINDOW,
+    lagIntervalMs: s.TAILCAST_LAG_INTERVAL_MS,
+    wsHeartbeatMs: s.TAILCAST_WS_HEARTBEAT_MS,
   };
 }
