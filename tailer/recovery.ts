@@ -2,16 +2,17 @@
  * Client recovery (G4): replay what a subscriber missed, then hand it to the live stream with no
  * hole and no duplicate at the seam.
  *
- * The replay reads the bus up to the node's own tail position P, emits that, and repeats while the
- * tail moves on. Once the replay has reached P it joins the live room in the same synchronous step
- * that checked P: the tail delivers synchronously, so every message after P reaches the room after
- * the join, and none at or before P does.
+ * Recent ranges come from the node's in-memory window, older ones from the bus. The bus replay reads
+ * up to the node's own tail position P, emits that, and repeats while the tail moves on. Joining the
+ * live room happens in the same synchronous step that checked P: the tail delivers synchronously, so
+ * every message after P reaches the room after the join, and none at or before P does.
  */
 import type { Collection } from "mongodb";
 import type { BusDoc } from "../shared/bus/doc.ts";
 import { isRecoverable, readRange } from "../shared/bus/history.ts";
 import type { Envelope } from "../shared/message.ts";
 import type { Position } from "../shared/offsets.ts";
+import type { RecentWindow } from "./window.ts";
 
 const PAGE = 500;
 
@@ -23,10 +24,25 @@ export interface RecoveryTarget {
   connected(): boolean;
 }
 
+export interface RecoveryStats {
+  /** Subscribes with `since`. */
+  served: number;
+  fromWindow: number;
+  fromBus: number;
+  /** Answered `recovered: false` (G5). */
+  unrecovered: number;
+}
+
 export interface TailView {
   position(): Position;
   /** Resolves when the tail moves past its current position (or after a while, to re-check). */
   advanced(): Promise<void>;
+  window?: RecentWindow;
+  stats?: RecoveryStats;
+}
+
+export function newRecoveryStats(): RecoveryStats {
+  return { served: 0, fromWindow: 0, fromBus: 0, unrecovered: 0 };
 }
 
 export async function replayThenJoin(
@@ -36,23 +52,43 @@ export async function replayThenJoin(
   tail: TailView,
   target: RecoveryTarget,
 ): Promise<{ recovered: boolean; position: Position }> {
-  const position = () => tail.position();
-  let current = position();
-  if (since.epoch !== current.epoch || !(await isRecoverable(bus, since))) {
-    target.join();
-    return { recovered: false, position: position() };
-  }
+  const stats = tail.stats;
+  if (stats) stats.served++;
+  const done = (recovered: boolean) => {
+    if (!recovered && stats) stats.unrecovered++;
+    return { recovered, position: tail.position() };
+  };
+  let usedBus = false;
   let after = since.offset;
   for (;;) {
-    current = position();
-    if (after > current.offset && current.epoch === since.epoch && target.connected()) {
+    const current = tail.position();
+    if (current.epoch !== since.epoch) {
+      target.join();
+      return done(false);
+    }
+    if (after > current.offset && target.connected()) {
       // The subscriber comes from a node that is ahead of this one: wait, or the live stream would repeat what it has.
       await tail.advanced();
       continue;
     }
-    if (after === current.offset || current.epoch !== since.epoch) {
+    const window = tail.window;
+    if (window?.covers({ offset: after, epoch: since.epoch })) {
+      for (const envelope of window.after(channel, after)) target.emit(envelope);
       target.join();
-      return { recovered: current.epoch === since.epoch, position: current };
+      if (stats && !usedBus) stats.fromWindow++;
+      return done(true);
+    }
+    if (after === current.offset) {
+      target.join();
+      return done(true);
+    }
+    if (!usedBus) {
+      usedBus = true;
+      if (stats) stats.fromBus++;
+      if (!(await isRecoverable(bus, { offset: after, epoch: since.epoch }))) {
+        target.join();
+        return done(false);
+      }
     }
     const page = await readRange(bus, channel, after, current.offset, PAGE);
     if (!target.connected()) return { recovered: false, position: current };

@@ -82,8 +82,8 @@ export async function ensureBus(db: Db, shape: BusShape, log?: Logger): Promise<
 /** The newest document: the live end of the bus. Sorting on the unique offset index is exact because offsets increase in natural order. */
 export async function newestPosition(
   bus: Collection<BusDoc>,
-): Promise<{ offset: number; epoch: string } | null> {
-  return bus.findOne({}, { sort: { offset: -1 }, projection: { _id: 0, offset: 1, epoch: 1 } });
+): Promise<{ offset: number; epoch: string; ts: Date } | null> {
+  return bus.findOne({}, { sort: { offset: -1 }, projection: { _id: 0, offset: 1, epoch: 1, ts: 1 } });
 }
 
 export async function oldestPosition(

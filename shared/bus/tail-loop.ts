@@ -117,8 +117,9 @@ export class BusTail {
     const { collection } = this.#options;
     const bus = this.#db.collection<BusDoc>(collection);
     if (this.#position === null) {
-      this.#position = await newestPosition(bus);
-      if (this.#position === null) throw new Error(`bus ${collection} is empty or missing`);
+      const newest = await newestPosition(bus);
+      if (newest === null) throw new Error(`bus ${collection} is empty or missing`);
+      this.#position = { offset: newest.offset, epoch: newest.epoch };
       this.#log.info("tailing from the live end", { position: this.#position });
     }
     const signal = this.#abort.signal;
