@@ -8,8 +8,10 @@ import { secureHeaders } from "hono/secure-headers";
 import type { Collection } from "mongodb";
 import type { BusWriter } from "../shared/bus/append.ts";
 import type { BusDoc } from "../shared/bus/doc.ts";
+import type { IdempotencyStore } from "../shared/bus/idempotency.ts";
 import type { Logger } from "../shared/log.ts";
 import type { MessageLimits } from "../shared/message.ts";
+import type { IngestEnv } from "./env.ts";
 import { notFound, onError } from "./middleware/errors.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { historyRoutes } from "./routes/history.ts";
@@ -18,6 +20,7 @@ import { ingestRoutes } from "./routes/ingest.ts";
 export interface IngestAppDeps {
   bus: () => Promise<Collection<BusDoc>>;
   writer: () => Promise<BusWriter>;
+  idempotency: () => Promise<IdempotencyStore>;
   /** Resolves when the bus answers, throws when it does not. */
   ready: () => Promise<void>;
   limits: MessageLimits;
@@ -26,8 +29,8 @@ export interface IngestAppDeps {
   log: Logger;
 }
 
-export function createIngestApp(deps: IngestAppDeps): Hono {
-  const app = new Hono();
+export function createIngestApp(deps: IngestAppDeps): Hono<IngestEnv> {
+  const app = new Hono<IngestEnv>();
   app.use(secureHeaders({ crossOriginResourcePolicy: "cross-origin" }));
   if (deps.corsOrigins.length > 0) {
     app.use(
@@ -40,6 +43,10 @@ export function createIngestApp(deps: IngestAppDeps): Hono {
       }),
     );
   }
+  app.use("/v1/*", async (c, next) => {
+    c.set("publisherId", "anonymous");
+    await next();
+  });
   app.route("/", healthRoutes(deps.ready));
   app.route("/", ingestRoutes(deps));
   app.route("/", historyRoutes(deps));

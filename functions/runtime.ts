@@ -7,6 +7,7 @@ import type { Collection } from "mongodb";
 import { BusWriter } from "../shared/bus/append.ts";
 import { ensureBus } from "../shared/bus/collection.ts";
 import type { BusDoc } from "../shared/bus/doc.ts";
+import { ensureIdempotencyStore, IdempotencyStore } from "../shared/bus/idempotency.ts";
 import { type IngestConfig, loadIngestConfig } from "../shared/config.ts";
 import { createLogger, type Logger } from "../shared/log.ts";
 import { createMongo, type MongoHandle } from "../shared/mongo.ts";
@@ -37,6 +38,29 @@ export function createIngestRuntime(
       });
     return busReady;
   };
+  let store: Promise<IdempotencyStore> | undefined;
+  const idempotency = () => {
+    store ??= Promise.all([mongo.db(), bus()])
+      .then(async ([db, b]) => {
+        const keys = await ensureIdempotencyStore(
+          db,
+          config.bus.collection,
+          config.idempotencyWindowSec,
+          log,
+        );
+        return new IdempotencyStore(keys, b, {
+          windowSec: config.idempotencyWindowSec,
+          // Longer than an append can take (server selection + write concern timeout).
+          pendingTimeoutMs: config.bus.writeTimeoutMs + 15_000,
+          waitMs: 10_000,
+        });
+      })
+      .catch((err) => {
+        store = undefined;
+        throw err;
+      });
+    return store;
+  };
   const writer = new BusWriter(bus, {
     writeConcern: { w: config.bus.writeConcern, wtimeoutMS: config.bus.writeTimeoutMs },
     maxDocsPerInsert: 1000,
@@ -45,6 +69,7 @@ export function createIngestRuntime(
   const app = createIngestApp({
     bus,
     writer: async () => writer,
+    idempotency,
     ready: async () => {
       await (await mongo.db()).command({ ping: 1 }, { timeoutMS: 2000 });
       await bus();

@@ -75,6 +75,8 @@ export interface IngestConfig {
   limits: MessageLimits;
   maxBodyBytes: number;
   corsOrigins: string[];
+  /** How long an Idempotency-Key is remembered (G7). */
+  idempotencyWindowSec: number;
 }
 
 export interface TailerConfig {
@@ -129,7 +131,11 @@ function loadLimits(env: Env): MessageLimits & { maxBodyBytes: number } {
 
 export function loadIngestConfig(env: Env = process.env): IngestConfig {
   const s = parse(
-    serverSchema.extend({ PORT: int(0, 65535).default(8080), TAILCAST_CORS_ORIGINS: list.default([]) }),
+    serverSchema.extend({
+      PORT: int(0, 65535).default(8080),
+      TAILCAST_CORS_ORIGINS: list.default([]),
+      TAILCAST_IDEMPOTENCY_WINDOW_SEC: int(1, 30 * 86400).default(86400),
+    }),
     env,
   );
   const { maxBodyBytes, ...limits } = loadLimits(env);
@@ -140,6 +146,7 @@ export function loadIngestConfig(env: Env = process.env): IngestConfig {
     limits,
     maxBodyBytes,
     corsOrigins: s.TAILCAST_CORS_ORIGINS,
+    idempotencyWindowSec: s.TAILCAST_IDEMPOTENCY_WINDOW_SEC,
   };
 }
 

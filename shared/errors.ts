@@ -25,6 +25,9 @@ export const ErrorCode = Object.freeze({
   busNotCapped: "bus_not_capped",
   invalidConfig: "invalid_config",
   invalidRequest: "invalid_request",
+  invalidIdempotencyKey: "invalid_idempotency_key",
+  idempotencyKeyReused: "idempotency_key_reused",
+  idempotencyInProgress: "idempotency_in_progress",
   internal: "internal_error",
 } as const);
 
@@ -52,6 +55,9 @@ const statusOf: Readonly<Record<ErrorCode, number>> = Object.freeze({
   bus_not_capped: 500,
   invalid_config: 500,
   invalid_request: 400,
+  invalid_idempotency_key: 400,
+  idempotency_key_reused: 422,
+  idempotency_in_progress: 409,
   internal_error: 500,
 });
 

@@ -23,6 +23,8 @@ export interface OutgoingMessage {
   event: string;
   /** `data` serialized as JSON text. */
   data: string;
+  /** The publisher's idempotency key, as sent (G7). */
+  idempotencyKey?: string;
 }
 
 export interface MessageLimits {
@@ -152,7 +154,27 @@ export function validateMessage(channel: unknown, body: unknown, limits: Message
       `\`data\` is larger than ${limits.maxMessageBytes} bytes once serialized.`,
     );
   }
+  if (body.idempotencyKey !== undefined) {
+    return {
+      channel: validChannel,
+      event,
+      data,
+      idempotencyKey: validateIdempotencyKey(body.idempotencyKey),
+    };
+  }
   return { channel: validChannel, event, data };
+}
+
+const IDEMPOTENCY_KEY_RE = /^[\x21-\x7e]{1,255}$/;
+
+export function validateIdempotencyKey(key: unknown): string {
+  if (typeof key !== "string" || !IDEMPOTENCY_KEY_RE.test(key)) {
+    throw new TailcastError(
+      ErrorCode.invalidIdempotencyKey,
+      "Idempotency keys are 1 to 255 printable ASCII characters without spaces.",
+    );
+  }
+  return key;
 }
 
 /** Validates a whole batch before anything is written (brief §2). */
@@ -167,9 +189,20 @@ export function validateBatch(body: unknown, limits: MessageLimits): OutgoingMes
   if (messages.length > limits.maxBatch) {
     throw new TailcastError(ErrorCode.batchTooLarge, `Batch has more than ${limits.maxBatch} messages.`);
   }
+  const keys = new Set<string>();
   return messages.map((m: unknown, i: number) => {
     try {
-      return validateMessage(isPlainObject(m) ? m.channel : undefined, m, limits);
+      const message = validateMessage(isPlainObject(m) ? m.channel : undefined, m, limits);
+      if (message.idempotencyKey !== undefined) {
+        if (keys.has(message.idempotencyKey)) {
+          throw new TailcastError(
+            ErrorCode.invalidIdempotencyKey,
+            "the same idempotencyKey appears twice in the batch.",
+          );
+        }
+        keys.add(message.idempotencyKey);
+      }
+      return message;
     } catch (err) {
       if (err instanceof TailcastError) throw new TailcastError(err.code, `messages[${i}]: ${err.message}`);
       throw err;

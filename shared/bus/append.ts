@@ -33,8 +33,11 @@ export interface AppendOptions {
   maxAttempts: number;
 }
 
+/** A message for the bus, with its scoped idempotency key if it has one. */
+export type AppendItem = OutgoingMessage & { ik?: string };
+
 interface Pending {
-  messages: OutgoingMessage[];
+  messages: AppendItem[];
   resolve: (r: Appended[]) => void;
   reject: (e: unknown) => void;
 }
@@ -51,7 +54,7 @@ export class BusWriter {
   }
 
   /** Resolves once every message is in the bus with the configured write concern (G6). */
-  append(messages: OutgoingMessage[]): Promise<Appended[]> {
+  append(messages: AppendItem[]): Promise<Appended[]> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ messages, resolve, reject });
       if (!this.#draining) void this.#drain();
@@ -116,6 +119,7 @@ export class BusWriter {
           event: m.event,
           data: m.data,
           ts,
+          ...(m.ik === undefined ? {} : { ik: m.ik }),
         }));
         try {
           await bus.insertMany(docs, { ordered: true, writeConcern: this.#options.writeConcern });

@@ -60,6 +60,8 @@ export async function ensureBus(db: Db, shape: BusShape, log?: Logger): Promise<
   await bus.createIndex({ offset: 1 }, { unique: true, name: "offset_1" });
   // History and client recovery read one channel's range without scanning the others.
   await bus.createIndex({ channel: 1, offset: 1 }, { name: "channel_1_offset_1" });
+  // Finds the message an interrupted idempotent publish may have left (shared/bus/idempotency.ts).
+  await bus.createIndex({ ik: 1 }, { name: "ik_1", sparse: true });
   if ((await bus.findOne({}, { projection: { _id: 1 } })) === null) {
     const epoch = randomUUID();
     const sentinel: SentinelDoc = {

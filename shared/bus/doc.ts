@@ -10,6 +10,8 @@ export interface MessageDoc {
   /** JSON text of `data` (see shared/message.ts). */
   data: string;
   ts: Date;
+  /** Scoped idempotency key (publisher + key), when the publisher gave one (G7). */
+  ik?: string;
 }
 
 /** Written when a bus is created so it is never empty: a tailable cursor on an empty capped collection dies at once (brief §4). */

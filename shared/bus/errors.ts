@@ -59,3 +59,11 @@ export function isResumableTailError(err: unknown): boolean {
 export function isDuplicateKey(err: unknown): boolean {
   return err instanceof MongoServerError && err.code === DUPLICATE_KEY;
 }
+
+/**
+ * FerretDB v1.24 answers NotImplemented (238) to some index options MongoDB has (TTL, partial
+ * indexes). Callers that can live without the option use this to degrade, never to hide other errors.
+ */
+export function isNotImplemented(err: unknown): boolean {
+  return codeOf(err) === 238;
+}

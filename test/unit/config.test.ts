@@ -55,6 +55,7 @@ describe("defaults from an empty environment", () => {
       limits: { ...defaultMessageLimits },
       maxBodyBytes: 1024 * 1024,
       corsOrigins: [],
+      idempotencyWindowSec: 86400,
     });
   });
 

@@ -6,6 +6,7 @@ import type { Hono } from "hono";
 import { MongoNetworkError, MongoServerError } from "mongodb";
 import { describe, expect, it } from "vitest";
 import { createIngestApp, type IngestAppDeps } from "../../functions/app.ts";
+import type { IngestEnv } from "../../functions/env.ts";
 import type { Appended, BusWriter } from "../../shared/bus/append.ts";
 import { ErrorCode, TailcastError } from "../../shared/errors.ts";
 import { createLogger } from "../../shared/log.ts";
@@ -15,7 +16,7 @@ const MAX_BODY = 4096;
 const ALLOWED_ORIGIN = "http://localhost:8081";
 
 interface Harness {
-  app: Hono;
+  app: Hono<IngestEnv>;
   calls: { bus: number; writer: number; ready: number };
   logs: string[];
 }
@@ -28,6 +29,9 @@ function harness(overrides: Partial<IngestAppDeps> = {}): Harness {
       throw new Error("no db in unit tests");
     },
     writer: async () => {
+      throw new Error("no db in unit tests");
+    },
+    idempotency: async () => {
       throw new Error("no db in unit tests");
     },
     ready: async () => {
@@ -79,7 +83,7 @@ function recordingWriter(): { writer: BusWriter; appended: OutgoingMessage[][] }
 const JSON_TYPE = { "content-type": "application/json" };
 
 function post(
-  app: Hono,
+  app: Hono<IngestEnv>,
   path: string,
   body: BodyInit,
   headers: Record<string, string> = JSON_TYPE,
@@ -87,7 +91,7 @@ function post(
   return Promise.resolve(app.request(path, { method: "POST", headers, body }));
 }
 
-function get(app: Hono, path: string, headers: Record<string, string> = {}): Promise<Response> {
+function get(app: Hono<IngestEnv>, path: string, headers: Record<string, string> = {}): Promise<Response> {
   return Promise.resolve(app.request(path, { headers }));
 }
 
@@ -521,7 +525,7 @@ describe("successful writes (with a recording fake writer)", () => {
 });
 
 describe("CORS", () => {
-  const preflight = (app: Hono, origin: string) =>
+  const preflight = (app: Hono<IngestEnv>, origin: string) =>
     app.request("/v1/channels/chat/messages", {
       method: "OPTIONS",
       headers: {

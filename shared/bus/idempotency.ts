@@ -1,0 +1,169 @@
+/**
+ * Idempotent publish (G7): the same key from the same publisher within the window stores the message
+ * once and returns the original receipt — also when retries race each other across processes.
+ *
+ * One record per scoped key in `<bus>_idempotency`, claimed by inserting it (`_id` is unique, so one
+ * claimant wins). The winner appends and records the receipt; the others wait for it. A claim whose
+ * owner vanished (crash, lost connection) is taken over after `pendingTimeoutMs`, but only after
+ * looking in the bus for a message carrying the key (`ik`), so an append that did land is not repeated.
+ */
+import { createHash, randomUUID } from "node:crypto";
+import type { Collection, Db } from "mongodb";
+import { sleep } from "../backoff.ts";
+import { ErrorCode, TailcastError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { OutgoingMessage } from "../message.ts";
+import type { Appended } from "./append.ts";
+import type { BusDoc, MessageDoc } from "./doc.ts";
+import { isDuplicateKey, isNotImplemented } from "./errors.ts";
+
+export interface Receipt {
+  id: string;
+  channel: string;
+  offset: number;
+  epoch: string;
+}
+
+interface KeyDoc {
+  _id: string;
+  fp: string;
+  state: "pending" | "done";
+  owner: string;
+  at: Date;
+  result?: Receipt;
+}
+
+export interface IdempotencyOptions {
+  windowSec: number;
+  /** Longer than any append can take, so a live owner is never overtaken. */
+  pendingTimeoutMs: number;
+  /** How long a retry waits for a concurrent owner before answering 409. */
+  waitMs: number;
+}
+
+export type Claim = { kind: "owner"; key: string; token: string } | { kind: "done"; receipt: Receipt };
+
+export function scopedKey(publisher: string, key: string): string {
+  return `${publisher}\u0000${key}`;
+}
+
+/** Same key, different message: the fingerprint tells them apart. */
+export function fingerprint(m: OutgoingMessage): string {
+  return createHash("sha256").update(`${m.channel}\u0000${m.event}\u0000${m.data}`).digest("base64url");
+}
+
+export const receiptOf = (a: Appended | MessageDoc): Receipt => ({
+  id: "id" in a ? a.id : a._id,
+  channel: a.channel,
+  offset: a.offset,
+  epoch: a.epoch,
+});
+
+export async function ensureIdempotencyStore(
+  db: Db,
+  busName: string,
+  windowSec: number,
+  log?: Logger,
+): Promise<Collection<KeyDoc>> {
+  const keys = db.collection<KeyDoc>(`${busName}_idempotency`);
+  try {
+    await keys.createIndex({ at: 1 }, { name: "at_ttl", expireAfterSeconds: windowSec });
+  } catch (err) {
+    if (!isNotImplemented(err)) throw err;
+    // FerretDB has no TTL indexes: expired keys are ignored at read time and overwritten on reuse.
+    log?.warn("TTL indexes not supported by this server; expired idempotency keys are not deleted");
+  }
+  return keys;
+}
+
+export class IdempotencyStore {
+  readonly #keys: Collection<KeyDoc>;
+  readonly #bus: Collection<BusDoc>;
+  readonly #options: IdempotencyOptions;
+
+  constructor(keys: Collection<KeyDoc>, bus: Collection<BusDoc>, options: IdempotencyOptions) {
+    this.#keys = keys;
+    this.#bus = bus;
+    this.#options = options;
+  }
+
+  async claim(key: string, fp: string): Promise<Claim> {
+    const token = randomUUID();
+    const deadline = Date.now() + this.#options.waitMs;
+    for (;;) {
+      const now = new Date();
+      try {
+        await this.#keys.insertOne({ _id: key, fp, state: "pending", owner: token, at: now });
+        return { kind: "owner", key, token };
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err;
+      }
+      const doc = await this.#keys.findOne({ _id: key });
+      if (doc === null) continue; // released meanwhile
+      const age = now.getTime() - doc.at.getTime();
+      if (age > this.#options.windowSec * 1000) {
+        if (await this.#takeOver(doc, token, fp)) return { kind: "owner", key, token };
+        continue;
+      }
+      if (doc.fp !== fp) {
+        throw new TailcastError(
+          ErrorCode.idempotencyKeyReused,
+          "This Idempotency-Key was already used for a different message.",
+        );
+      }
+      if (doc.state === "done" && doc.result) return { kind: "done", receipt: doc.result };
+      if (age > this.#options.pendingTimeoutMs) {
+        const landed = await this.#landed(key);
+        if (landed) {
+          await this.complete({ kind: "owner", key, token: doc.owner }, landed);
+          return { kind: "done", receipt: landed };
+        }
+        if (await this.#takeOver(doc, token, fp)) return { kind: "owner", key, token };
+        continue;
+      }
+      if (Date.now() > deadline) {
+        throw new TailcastError(
+          ErrorCode.idempotencyInProgress,
+          "A request with this Idempotency-Key is still in progress; retry.",
+          { retryAfter: 1 },
+        );
+      }
+      await sleep(20);
+    }
+  }
+
+  async complete(claim: Extract<Claim, { kind: "owner" }>, receipt: Receipt): Promise<void> {
+    await this.#keys.updateOne(
+      { _id: claim.key, owner: claim.token },
+      { $set: { state: "done", result: receipt } },
+    );
+  }
+
+  /**
+   * After a failed append: if the message landed anyway (the write succeeded but its reply was lost),
+   * record it; otherwise free the key so a retry can publish. If even that fails, the claim stays
+   * pending and the next retry resolves it after `pendingTimeoutMs`.
+   */
+  async abandon(claim: Extract<Claim, { kind: "owner" }>): Promise<void> {
+    try {
+      const landed = await this.#landed(claim.key);
+      if (landed) await this.complete(claim, landed);
+      else await this.#keys.deleteOne({ _id: claim.key, owner: claim.token });
+    } catch {
+      // the database is unreachable: leave the claim to expire into a takeover
+    }
+  }
+
+  async #landed(key: string): Promise<Receipt | null> {
+    const doc = (await this.#bus.findOne({ ik: key })) as MessageDoc | null;
+    return doc ? receiptOf(doc) : null;
+  }
+
+  async #takeOver(doc: KeyDoc, token: string, fp: string): Promise<boolean> {
+    const res = await this.#keys.updateOne(
+      { _id: doc._id, owner: doc.owner, at: doc.at },
+      { $set: { fp, state: "pending", owner: token, at: new Date() }, $unset: { result: "" } },
+    );
+    return res.modifiedCount === 1;
+  }
+}
