@@ -12,6 +12,7 @@ import type { IdempotencyStore } from "../shared/bus/idempotency.ts";
 import type { Logger } from "../shared/log.ts";
 import type { MessageLimits } from "../shared/message.ts";
 import type { IngestEnv } from "./env.ts";
+import { type AuthOptions, callerAuth } from "./middleware/auth.ts";
 import { notFound, onError } from "./middleware/errors.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { historyRoutes } from "./routes/history.ts";
@@ -26,6 +27,7 @@ export interface IngestAppDeps {
   limits: MessageLimits;
   maxBodyBytes: number;
   corsOrigins: string[];
+  auth: AuthOptions;
   log: Logger;
 }
 
@@ -43,10 +45,7 @@ export function createIngestApp(deps: IngestAppDeps): Hono<IngestEnv> {
       }),
     );
   }
-  app.use("/v1/*", async (c, next) => {
-    c.set("publisherId", "anonymous");
-    await next();
-  });
+  app.use("/v1/*", callerAuth(deps.auth));
   app.route("/", healthRoutes(deps.ready));
   app.route("/", ingestRoutes(deps));
   app.route("/", historyRoutes(deps));

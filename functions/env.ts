@@ -1,7 +1,11 @@
 /** What middleware hands to routes through the Hono context. */
+import type { Caller } from "./middleware/auth.ts";
+
 export interface IngestEnv {
   Variables: {
-    /** Who is publishing: the API key's id, or "anonymous" with auth off. Scopes idempotency keys. */
+    /** Who is calling: the API key's id, "jwt:<sub>", or "anonymous" with auth off. Scopes idempotency keys. */
     publisherId: string;
+    /** What the credential allows; null with auth off. */
+    caller: Caller;
   };
 }

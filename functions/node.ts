@@ -1,9 +1,10 @@
 /** Node entry: `npm run functions`. Serves the ingest app until SIGINT/SIGTERM, then drains. */
 import { serve } from "@hono/node-server";
 import { isTailcastError } from "../shared/errors.ts";
+import { orExit } from "../shared/startup.ts";
 import { createIngestRuntime } from "./runtime.ts";
 
-const { app, config, mongo, log, bus } = createIngestRuntime();
+const { app, config, mongo, log, bus } = orExit("functions", () => createIngestRuntime());
 const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
   log.info("ingest listening", { url: `http://${config.host}:${info.port}`, port: info.port });
 });

@@ -4,6 +4,9 @@
  * retried on the next request instead of poisoning the instance.
  */
 import type { Collection } from "mongodb";
+import { createTokenVerifier } from "../shared/auth/jwt.ts";
+import { loadJwtConfig } from "../shared/auth/jwt-config.ts";
+import { AUTH_OFF_WARNING, requirePublisherAuth } from "../shared/auth/mode.ts";
 import { BusWriter } from "../shared/bus/append.ts";
 import { ensureBus } from "../shared/bus/collection.ts";
 import type { BusDoc } from "../shared/bus/doc.ts";
@@ -11,6 +14,10 @@ import { ensureIdempotencyStore, IdempotencyStore } from "../shared/bus/idempote
 import { type IngestConfig, loadIngestConfig } from "../shared/config.ts";
 import { createLogger, type Logger } from "../shared/log.ts";
 import { createMongo, type MongoHandle } from "../shared/mongo.ts";
+import { createRateLimiter } from "../shared/rate-limit.ts";
+
+type Env = Record<string, string | undefined>;
+
 import { createIngestApp } from "./app.ts";
 
 export interface IngestRuntime {
@@ -22,10 +29,17 @@ export interface IngestRuntime {
   bus: () => Promise<Collection<BusDoc>>;
 }
 
-export function createIngestRuntime(
-  config: IngestConfig = loadIngestConfig(),
-  log = createLogger("functions"),
-): IngestRuntime {
+/** Reads and checks all configuration (including credentials) up front: a bad setup fails here, at start. */
+export function createIngestRuntime(env: Env = process.env, log = createLogger("functions")): IngestRuntime {
+  const config = loadIngestConfig(env);
+  const publishers = requirePublisherAuth(env);
+  const jwt = publishers === "off" ? undefined : loadJwtConfig(env);
+  if (publishers === "off") log.warn(AUTH_OFF_WARNING);
+  else
+    log.info("publisher authentication on", {
+      keys: publishers.ids.length,
+      historyTokens: jwt !== undefined,
+    });
   const mongo = createMongo(config.bus.mongodbUri, config.bus.db, "tailcast-functions");
   let busReady: Promise<Collection<BusDoc>> | undefined;
   const bus = () => {
@@ -77,6 +91,12 @@ export function createIngestRuntime(
     limits: config.limits,
     maxBodyBytes: config.maxBodyBytes,
     corsOrigins: config.corsOrigins,
+    auth: {
+      publishers,
+      subscribers: jwt && createTokenVerifier(jwt),
+      limiter: createRateLimiter(),
+      defaultRate: config.publishRate,
+    },
     log,
   });
   return { app, config, mongo, log, bus };

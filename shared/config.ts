@@ -77,6 +77,8 @@ export interface IngestConfig {
   corsOrigins: string[];
   /** How long an Idempotency-Key is remembered (G7). */
   idempotencyWindowSec: number;
+  /** Publishes per second (and burst) for API keys configured without a rate of their own. */
+  publishRate: { perSecond: number; burst: number };
 }
 
 export interface TailerConfig {
@@ -135,6 +137,8 @@ export function loadIngestConfig(env: Env = process.env): IngestConfig {
       PORT: int(0, 65535).default(8080),
       TAILCAST_CORS_ORIGINS: list.default([]),
       TAILCAST_IDEMPOTENCY_WINDOW_SEC: int(1, 30 * 86400).default(86400),
+      TAILCAST_PUBLISH_RATE: int(1, 1_000_000).default(100),
+      TAILCAST_PUBLISH_BURST: int(1, 1_000_000).optional(),
     }),
     env,
   );
@@ -147,6 +151,10 @@ export function loadIngestConfig(env: Env = process.env): IngestConfig {
     maxBodyBytes,
     corsOrigins: s.TAILCAST_CORS_ORIGINS,
     idempotencyWindowSec: s.TAILCAST_IDEMPOTENCY_WINDOW_SEC,
+    publishRate: {
+      perSecond: s.TAILCAST_PUBLISH_RATE,
+      burst: s.TAILCAST_PUBLISH_BURST ?? 2 * s.TAILCAST_PUBLISH_RATE,
+    },
   };
 }
 

@@ -5,6 +5,8 @@ import type { BusDoc } from "../../shared/bus/doc.ts";
 import { readHistory } from "../../shared/bus/history.ts";
 import { ErrorCode, TailcastError } from "../../shared/errors.ts";
 import { type MessageLimits, validateChannel } from "../../shared/message.ts";
+import type { IngestEnv } from "../env.ts";
+import { authorizeChannels } from "../middleware/auth.ts";
 
 const MAX_LIMIT = 1000;
 
@@ -31,10 +33,14 @@ function parseQuery(q: Record<string, string>) {
   return { since: since === undefined ? null : { offset: since, epoch: q.epoch as string }, limit };
 }
 
-export function historyRoutes(deps: { bus: () => Promise<Collection<BusDoc>>; limits: MessageLimits }): Hono {
-  const app = new Hono();
+export function historyRoutes(deps: {
+  bus: () => Promise<Collection<BusDoc>>;
+  limits: MessageLimits;
+}): Hono<IngestEnv> {
+  const app = new Hono<IngestEnv>();
   app.get("/v1/channels/:channel/messages", async (c) => {
     const channel = validateChannel(c.req.param("channel"), deps.limits);
+    authorizeChannels(c, [channel]);
     const { since, limit } = parseQuery(c.req.query());
     return c.json(await readHistory(await deps.bus(), channel, since, limit));
   });

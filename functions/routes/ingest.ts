@@ -7,6 +7,7 @@ import {
   validateMessage,
 } from "../../shared/message.ts";
 import type { IngestEnv } from "../env.ts";
+import { authorizeChannels, requireAction } from "../middleware/auth.ts";
 import { jsonBody, readJson } from "../middleware/json-body.ts";
 import { type PublishDeps, publishMessages } from "../publish.ts";
 
@@ -21,6 +22,8 @@ export function ingestRoutes(deps: IngestDeps): Hono<IngestEnv> {
 
   app.post("/v1/channels/:channel/messages", body, async (c) => {
     const message = validateMessage(c.req.param("channel"), await readJson(c), deps.limits);
+    requireAction(c, "publish");
+    authorizeChannels(c, [message.channel]);
     const header = c.req.header("idempotency-key");
     if (header !== undefined) message.idempotencyKey = validateIdempotencyKey(header);
     const { receipts, replayed } = await publishMessages(deps, c.get("publisherId"), [message]);
@@ -30,6 +33,11 @@ export function ingestRoutes(deps: IngestDeps): Hono<IngestEnv> {
 
   app.post("/v1/messages", body, async (c) => {
     const messages = validateBatch(await readJson(c), deps.limits);
+    requireAction(c, "publish");
+    authorizeChannels(
+      c,
+      messages.map((m) => m.channel),
+    );
     const { receipts } = await publishMessages(deps, c.get("publisherId"), messages);
     return c.json({ results: receipts }, 201);
   });

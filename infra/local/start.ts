@@ -45,7 +45,8 @@ async function main(): Promise<void> {
     log: (l) => say(`[devdb] ${l}`),
   });
   const origins = tailers.flatMap((p) => [`http://localhost:${p}`, `http://127.0.0.1:${p}`]);
-  const common = { MONGODB_URI: db.uri, TAILCAST_LOG_FORMAT: "text" };
+  // Local development: no credentials to set up. Both components say so loudly, and so does the demo page.
+  const common = { MONGODB_URI: db.uri, TAILCAST_LOG_FORMAT: "text", TAILCAST_AUTH: "off" };
   const watch = (c: Component) => {
     parts.push(c);
     void c.exited.then((exit) => {
@@ -84,7 +85,7 @@ async function main(): Promise<void> {
   );
   await Promise.all(nodes.map((n) => n.ready()));
   say("");
-  say("tailcast is running (auth is off: local development only)");
+  say("tailcast is running — AUTH IS OFF (TAILCAST_AUTH=off): anyone can publish and subscribe. Local development only.");
   say(`  database      ${db.uri} (${db.kind})`);
   say(`  ingest        http://localhost:${ingest}   (GET /healthz, /readyz)`);
   for (const n of nodes) say(`  chat page     http://localhost:${n.port}/   (tailer, GET /stats)`);

@@ -25,6 +25,8 @@ export function componentEnv(opts: StackOptions): Record<string, string> {
     MONGODB_URI: opts.uri ?? inject("mongodbUri"),
     TAILCAST_DB: opts.db,
     TAILCAST_LOG_LEVEL: "warn",
+    // Auth has its own tests (auth-*.test.ts); everything else runs with it off, as `npm start` does.
+    TAILCAST_AUTH: "off",
     // Small buses keep FerretDB's awaitData polls cheap (brief §5); tests that need overflow shrink them further.
     TAILCAST_BUS_SIZE_BYTES: String(8 * 1024 * 1024),
     TAILCAST_BUS_MAX_DOCS: "50000",

@@ -56,6 +56,7 @@ describe("defaults from an empty environment", () => {
       maxBodyBytes: 1024 * 1024,
       corsOrigins: [],
       idempotencyWindowSec: 86400,
+      publishRate: { perSecond: 100, burst: 200 },
     });
   });
 
