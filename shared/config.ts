@@ -95,6 +95,9 @@ export interface TailerConfig {
   recoveryWindow: number;
   lagIntervalMs: number;
   wsHeartbeatMs: number;
+  maxSubscriptions: number;
+  /** 0: no limit. */
+  maxConnectionsPerIp: number;
 }
 
 function parse<S extends z.ZodType>(schema: S, env: Env): z.output<S> {
@@ -170,6 +173,8 @@ export function loadTailerConfig(env: Env = process.env): TailerConfig {
       TAILCAST_RECOVERY_WINDOW: int(0, 1_000_000).default(10_000),
       TAILCAST_LAG_INTERVAL_MS: int(100, 60_000).default(1000),
       TAILCAST_WS_HEARTBEAT_MS: int(100, 600_000).default(25_000),
+      TAILCAST_MAX_SUBSCRIPTIONS: int(1, 100_000).default(100),
+      TAILCAST_MAX_CONNECTIONS_PER_IP: int(0, 1_000_000).default(0),
     }),
     env,
   );
@@ -187,5 +192,7 @@ export function loadTailerConfig(env: Env = process.env): TailerConfig {
     recoveryWindow: s.TAILCAST_RECOVERY_WINDOW,
     lagIntervalMs: s.TAILCAST_LAG_INTERVAL_MS,
     wsHeartbeatMs: s.TAILCAST_WS_HEARTBEAT_MS,
+    maxSubscriptions: s.TAILCAST_MAX_SUBSCRIPTIONS,
+    maxConnectionsPerIp: s.TAILCAST_MAX_CONNECTIONS_PER_IP,
   };
 }

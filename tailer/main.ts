@@ -1,11 +1,15 @@
 /** Tailer entry: `npm run tailer`. */
+import { AUTH_OFF_WARNING, requireSubscriberAuth } from "../shared/auth/mode.ts";
 import { loadTailerConfig } from "../shared/config.ts";
 import { createLogger } from "../shared/log.ts";
+import { orExit } from "../shared/startup.ts";
 import { startTailerNode } from "./node.ts";
 
-const config = loadTailerConfig();
+const config = orExit("tailer", () => loadTailerConfig());
 const log = createLogger(config.nodeId);
-const node = await startTailerNode(config, log);
+const subscribers = orExit(config.nodeId, () => requireSubscriberAuth(process.env));
+if (subscribers === "off") log.warn(AUTH_OFF_WARNING);
+const node = await startTailerNode(config, log, subscribers);
 node.fatal.catch(async (err: unknown) => {
   log.error("cannot tail the bus", { err });
   await node.stop().catch(() => {});

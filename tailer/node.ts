@@ -8,8 +8,9 @@ import type { AddressInfo } from "node:net";
 import { createAdaptorServer } from "@hono/node-server";
 import { Hono } from "hono";
 import type { Collection } from "mongodb";
+import type { TokenVerifier } from "../shared/auth/jwt.ts";
 import { backoffDelay, defaultBackoff, sleep } from "../shared/backoff.ts";
-import { ensureBus } from "../shared/bus/collection.ts";
+import { ensureBus, newestPosition } from "../shared/bus/collection.ts";
 import type { BusDoc } from "../shared/bus/doc.ts";
 import { BusTail } from "../shared/bus/tail-loop.ts";
 import type { TailerConfig } from "../shared/config.ts";
@@ -17,9 +18,14 @@ import { isTailcastError } from "../shared/errors.ts";
 import type { Logger } from "../shared/log.ts";
 import { createMongo } from "../shared/mongo.ts";
 import type { Position } from "../shared/offsets.ts";
+import { createConnectionLimit } from "./connection-limit.ts";
 import { demoRoutes } from "./demo.ts";
 import { CompositeFanout, SocketIoFanout } from "./fanout.ts";
+import { computeLag, type Lag } from "./lag.ts";
+import { newRecoveryStats } from "./recovery.ts";
 import { attachSocketIo } from "./socketio.ts";
+import { RecentWindow } from "./window.ts";
+import { attachWs } from "./ws.ts";
 
 export interface TailerNode {
   port: number;
@@ -28,12 +34,21 @@ export interface TailerNode {
   stop(): Promise<void>;
 }
 
-export async function startTailerNode(config: TailerConfig, log: Logger): Promise<TailerNode> {
+export async function startTailerNode(
+  config: TailerConfig,
+  log: Logger,
+  subscribers: TokenVerifier | "off",
+): Promise<TailerNode> {
+  const admitConnection = createConnectionLimit(config.maxConnectionsPerIp);
   const mongo = createMongo(config.bus.mongodbUri, config.bus.db, `tailcast-tailer-${config.nodeId}`);
   const stopping = new AbortController();
   let tail: BusTail | undefined;
   const moved = new EventEmitter();
   moved.setMaxListeners(0);
+  const window = new RecentWindow(config.recoveryWindow);
+  const recoveryStats = newRecoveryStats();
+  let lag: Lag | null = null;
+  let lastDeliveredTs: Date | null = null;
 
   let busReady: Promise<Collection<BusDoc>> | undefined;
   const bus = () => {
@@ -48,6 +63,8 @@ export async function startTailerNode(config: TailerConfig, log: Logger): Promis
     /** Subscribers can join once the node knows its position, even while its cursor re-opens. */
     ready: () => tail?.stats.position != null,
     position: () => tail?.stats.position as Position,
+    window,
+    stats: recoveryStats,
     advanced: async () => {
       await once(moved, "moved", {
         signal: AbortSignal.any([stopping.signal, AbortSignal.timeout(1000)]),
@@ -69,9 +86,16 @@ export async function startTailerNode(config: TailerConfig, log: Logger): Promis
         ),
   );
   app.get("/stats", (c) =>
-    c.json({ node: config.nodeId, clients: io.engine.clientsCount, tail: tail?.stats ?? null }),
+    c.json({
+      node: config.nodeId,
+      clients: io.engine.clientsCount,
+      wsClients: ws.clientsCount,
+      tail: tail?.stats ?? null,
+      recovery: { ...recoveryStats, windowSize: window.size, windowCapacity: config.recoveryWindow },
+      lag,
+    }),
   );
-  app.route("/", demoRoutes(config));
+  app.route("/", demoRoutes(config, subscribers === "off"));
 
   const http = createAdaptorServer({ fetch: app.fetch }) as HttpServer;
   const io = attachSocketIo(http, {
@@ -79,9 +103,25 @@ export async function startTailerNode(config: TailerConfig, log: Logger): Promis
     tail: tailView,
     limits: config.limits,
     allowedOrigins: config.allowedOrigins,
+    subscribers,
+    maxSubscriptions: config.maxSubscriptions,
+    admitConnection,
     log,
   });
-  const fanout = new CompositeFanout([new SocketIoFanout(io)]);
+  const ws = attachWs(http, {
+    bus,
+    tail: tailView,
+    limits: config.limits,
+    subscribers,
+    admitConnection,
+    log: log.child("ws"),
+    options: {
+      heartbeatMs: config.wsHeartbeatMs,
+      maxSubscriptions: config.maxSubscriptions,
+      foreignPrefixes: [`${io.path()}/`],
+    },
+  });
+  const fanout = new CompositeFanout([new SocketIoFanout(io), ws]);
 
   http.listen(config.port, config.host);
   await once(http, "listening");
@@ -89,6 +129,7 @@ export async function startTailerNode(config: TailerConfig, log: Logger): Promis
   log.info("tailer listening", { node: config.nodeId, url: `http://localhost:${port}/` });
 
   // The bus may not be reachable yet: keep trying to set it up, then tail it for good.
+  let lagProbe: NodeJS.Timeout | undefined;
   const starting = (async () => {
     for (let attempt = 0; !stopping.signal.aborted; attempt++) {
       try {
@@ -99,13 +140,26 @@ export async function startTailerNode(config: TailerConfig, log: Logger): Promis
           { collection: config.bus.collection, awaitMs: config.awaitMs, batchSize: config.batchSize },
           {
             onMessage: (envelope) => {
+              window.push(envelope);
+              lastDeliveredTs = new Date(envelope.ts);
               fanout.deliver(envelope);
               moved.emit("moved");
             },
+            // What the window holds must be contiguous: restart it after a hole.
+            onGap: ({ to }) => window.reset({ offset: to.offset - 1, epoch: to.epoch }),
           },
           log.child("tail"),
         );
         tail.start();
+        lagProbe = setInterval(() => {
+          void bus()
+            .then(newestPosition)
+            .then((newest) => {
+              if (newest) lag = computeLag(newest, tail?.stats.position ?? null, lastDeliveredTs, new Date());
+            })
+            .catch(() => {}); // an unreachable bus shows as a stale `lag.checkedAt` and in /readyz
+        }, config.lagIntervalMs);
+        lagProbe.unref();
         return;
       } catch (err) {
         if (isTailcastError(err)) throw err; // misconfiguration (e.g. a non-capped collection): waiting will not help
@@ -120,8 +174,10 @@ export async function startTailerNode(config: TailerConfig, log: Logger): Promis
     fatal: starting.then(() => new Promise<never>(() => {})),
     stop: async () => {
       stopping.abort();
+      clearInterval(lagProbe);
       await starting.catch(() => {});
       await tail?.stop();
+      await ws.close();
       io.close();
       await new Promise<void>((resolve) => http.close(() => resolve()));
       await mongo.close();

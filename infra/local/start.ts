@@ -85,7 +85,9 @@ async function main(): Promise<void> {
   );
   await Promise.all(nodes.map((n) => n.ready()));
   say("");
-  say("tailcast is running — AUTH IS OFF (TAILCAST_AUTH=off): anyone can publish and subscribe. Local development only.");
+  say(
+    "tailcast is running — AUTH IS OFF (TAILCAST_AUTH=off): anyone can publish and subscribe. Local development only.",
+  );
   say(`  database      ${db.uri} (${db.kind})`);
   say(`  ingest        http://localhost:${ingest}   (GET /healthz, /readyz)`);
   for (const n of nodes) say(`  chat page     http://localhost:${n.port}/   (tailer, GET /stats)`);

@@ -85,7 +85,9 @@ describe("tail loop resilience", () => {
     ]);
     cleanup.push(() => stopAll([ingest, ...nodes]));
     const subs = await Promise.all(nodes.map((n) => connectSubscriber(n.url)));
-    cleanup.push(async () => subs.forEach((s) => s.close()));
+    cleanup.push(async () => {
+      for (const s of subs) s.close();
+    });
     for (const s of subs) expect((await s.subscribe("r")).ok).toBe(true);
 
     // A publisher that keeps going through the outage, retrying refused messages under the same key.

@@ -74,6 +74,8 @@ describe("defaults from an empty environment", () => {
       recoveryWindow: 10_000,
       lagIntervalMs: 1000,
       wsHeartbeatMs: 25_000,
+      maxSubscriptions: 100,
+      maxConnectionsPerIp: 0,
     });
   });
 

@@ -27,6 +27,7 @@ const server = (code: number, errmsg = "x", errorLabels?: string[]) =>
 describe("TailcastError", () => {
   const expectedStatus: Record<ErrorCode, number> = {
     invalid_json: 400,
+    token_expired: 401,
     invalid_idempotency_key: 400,
     idempotency_key_reused: 422,
     idempotency_in_progress: 409,

@@ -10,8 +10,8 @@ import type { IngestEnv } from "../../functions/env.ts";
 import type { Appended, BusWriter } from "../../shared/bus/append.ts";
 import { ErrorCode, TailcastError } from "../../shared/errors.ts";
 import { createLogger } from "../../shared/log.ts";
-import { createRateLimiter } from "../../shared/rate-limit.ts";
 import { defaultMessageLimits, type OutgoingMessage } from "../../shared/message.ts";
+import { createRateLimiter } from "../../shared/rate-limit.ts";
 
 const MAX_BODY = 4096;
 const ALLOWED_ORIGIN = "http://localhost:8081";
@@ -41,7 +41,12 @@ function harness(overrides: Partial<IngestAppDeps> = {}): Harness {
     limits: defaultMessageLimits,
     maxBodyBytes: MAX_BODY,
     corsOrigins: [ALLOWED_ORIGIN],
-    auth: { publishers: "off", subscribers: undefined, limiter: createRateLimiter(), defaultRate: { perSecond: 100, burst: 200 } },
+    auth: {
+      publishers: "off",
+      subscribers: undefined,
+      limiter: createRateLimiter(),
+      defaultRate: { perSecond: 100, burst: 200 },
+    },
     log: createLogger("test", { write: (line) => logs.push(line) }),
     ...overrides,
   };

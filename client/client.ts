@@ -1,0 +1,253 @@
+/**
+ * The client: one connection at a time to one node of the list, reconnecting with jittered backoff to
+ * the next node when it fails, resubscribing every channel from its last position so the application
+ * sees each message once, in order (G4), and hearing about what could not be recovered (G5).
+ */
+import { backoffDelay, sleep } from "../shared/backoff.ts";
+import type { Envelope } from "../shared/message.ts";
+import type { Position } from "../shared/offsets.ts";
+import { Emitter } from "./emitter.ts";
+import { afterAck, isDuplicate } from "./positions.ts";
+import { socketIoConnect } from "./socketio-transport.ts";
+import { type Connect, type Connection, ConnectRefused } from "./transport.ts";
+import type {
+  Client,
+  ClientEvents,
+  ClientOptions,
+  ConnectionState,
+  MessageHandler,
+  SubscribeOptions,
+  Subscription,
+} from "./types.ts";
+import { urlPicker } from "./urls.ts";
+import { wsConnector } from "./ws-transport.ts";
+
+export const defaultClientOptions: Readonly<Omit<ClientOptions, "urls">> = Object.freeze({
+  transport: "ws",
+  token: undefined,
+  WebSocket: undefined,
+  backoff: Object.freeze({ initialMs: 100, maxMs: 10_000 }),
+  pickUrl: "round-robin",
+  timeoutMs: 10_000,
+});
+
+/** Answers worth another try on another node; any other refusal is final for that channel. */
+const RETRY_CODES: ReadonlySet<string> = new Set([
+  "bus_unavailable",
+  "internal_error",
+  "rate_limited",
+  "disconnected",
+  "timeout",
+]);
+
+interface Sub {
+  channel: string;
+  handler: MessageHandler;
+  position: Position | null;
+}
+
+interface Session {
+  url: string;
+  conn: Connection;
+  /** Ends the session: closes the connection and lets the loop move on. */
+  drop(reason: string): void;
+}
+
+type SubscribeOutcome = "ok" | "retry" | "refused";
+
+class TailcastClient implements Client {
+  readonly #options: ClientOptions;
+  readonly #connect: Connect;
+  readonly #nextUrl: () => string;
+  readonly #events = new Emitter<ClientEvents>((err) => console.error("tailcast client listener threw", err));
+  readonly #subs = new Map<string, Sub>();
+  readonly #stop = new AbortController();
+  #session: Session | null = null;
+  #state: ConnectionState = "disconnected";
+
+  constructor(options: ClientOptions) {
+    this.#options = options;
+    this.#nextUrl = urlPicker(options.urls, options.pickUrl);
+    if (options.transport === "socket.io") {
+      this.#connect = socketIoConnect;
+    } else {
+      const Ctor = options.WebSocket ?? globalThis.WebSocket;
+      if (typeof Ctor !== "function") {
+        throw new TypeError(
+          "tailcast client: no global WebSocket here (Node < 22); pass `WebSocket` from the `ws` package.",
+        );
+      }
+      this.#connect = wsConnector(Ctor);
+    }
+    void this.#run();
+  }
+
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  on<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): () => void {
+    return this.#events.on(event, listener);
+  }
+
+  subscribe(channel: string, handler: MessageHandler, options: SubscribeOptions = {}): Subscription {
+    if (this.#stop.signal.aborted) throw new Error("tailcast client: closed");
+    if (this.#subs.has(channel)) throw new Error(`tailcast client: already subscribed to ${channel}`);
+    const since = options.since ?? null;
+    const sub: Sub = { channel, handler, position: since && { offset: since.offset, epoch: since.epoch } };
+    this.#subs.set(channel, sub);
+    const session = this.#session;
+    if (session !== null) {
+      void this.#subscribeOn(session, sub).then((outcome) => {
+        if (outcome === "retry") session.drop("subscribe failed");
+      });
+    }
+    return {
+      channel,
+      get position() {
+        return sub.position;
+      },
+      unsubscribe: () => {
+        if (this.#subs.get(channel) !== sub) return;
+        this.#subs.delete(channel);
+        this.#session?.conn.unsubscribe(channel);
+      },
+    };
+  }
+
+  close(): void {
+    this.#stop.abort();
+    this.#session?.drop("client closed");
+    this.#setState("disconnected");
+  }
+
+  #setState(state: ConnectionState): void {
+    if (state === this.#state) return;
+    this.#state = state;
+    this.#events.emit("state", state);
+  }
+
+  async #run(): Promise<void> {
+    for (let failures = 0; !this.#stop.signal.aborted; ) {
+      this.#setState("connecting");
+      const healthy = await this.#runSession(this.#nextUrl());
+      if (this.#stop.signal.aborted) break;
+      this.#setState("connecting"); // reconnecting, after the backoff delay
+      failures = healthy ? 0 : failures + 1;
+      await sleep(backoffDelay(failures, this.#options.backoff), this.#stop.signal);
+    }
+    this.#setState("disconnected");
+  }
+
+  /** One connection, from connect to its end. True if it got as far as every subscription being acknowledged. */
+  async #runSession(url: string): Promise<boolean> {
+    let ended!: (reason: string) => void;
+    const end = new Promise<string>((resolve) => {
+      ended = resolve;
+    });
+    let session: Session | null = null;
+    let conn: Connection;
+    try {
+      const token = await this.#token();
+      conn = await this.#connect({
+        url,
+        token,
+        timeoutMs: this.#options.timeoutMs,
+        handlers: {
+          message: (envelope) => {
+            if (session !== null && this.#session === session) this.#deliver(envelope);
+          },
+          closed: (reason) => ended(reason),
+        },
+      });
+    } catch (err) {
+      if (err instanceof ConnectRefused) {
+        this.#events.emit("error", { channel: null, error: { code: err.code, message: err.message } });
+      }
+      return false;
+    }
+    session = {
+      url,
+      conn,
+      drop: (reason) => {
+        conn.close();
+        ended(reason);
+      },
+    };
+    if (this.#stop.signal.aborted) {
+      conn.close();
+      return false;
+    }
+    // Taken before the session is visible: a listener below that subscribes sends its own request.
+    const subs = [...this.#subs.values()];
+    this.#session = session;
+    this.#setState("connected");
+    this.#events.emit("node", url);
+    const current = session;
+    const outcomes = await Promise.all(subs.map((sub) => this.#subscribeOn(current, sub)));
+    const healthy = !outcomes.includes("retry");
+    if (!healthy) session.drop("subscribe failed");
+    await end;
+    this.#session = null;
+    return healthy;
+  }
+
+  async #token(): Promise<string | undefined> {
+    const { token } = this.#options;
+    return typeof token === "function" ? await token() : token;
+  }
+
+  async #subscribeOn(session: Session, sub: Sub): Promise<SubscribeOutcome> {
+    const since = sub.position;
+    const ack = await session.conn.subscribe(sub.channel, since);
+    // Unsubscribed, or the session ended, while waiting: nothing to record.
+    if (this.#subs.get(sub.channel) !== sub || this.#session !== session) return "ok";
+    if (!ack.ok) {
+      if (RETRY_CODES.has(ack.error.code)) return "retry";
+      this.#subs.delete(sub.channel);
+      this.#events.emit("error", { channel: sub.channel, error: ack.error });
+      return "refused";
+    }
+    const acked = { offset: ack.offset, epoch: ack.epoch };
+    sub.position = afterAck(sub.position, acked);
+    if (!ack.recovered && since !== null) {
+      this.#events.emit("gap", { channel: sub.channel, since, position: sub.position });
+    }
+    this.#events.emit("subscribed", {
+      channel: sub.channel,
+      url: session.url,
+      position: sub.position,
+      recovered: ack.recovered,
+    });
+    return "ok";
+  }
+
+  #deliver(envelope: Envelope): void {
+    const sub = this.#subs.get(envelope.channel);
+    if (sub === undefined || isDuplicate(sub.position, envelope)) return;
+    sub.position = { offset: envelope.offset, epoch: envelope.epoch };
+    try {
+      sub.handler(envelope);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      this.#events.emit("error", {
+        channel: sub.channel,
+        error: { code: "handler_error", message },
+        cause: err,
+      });
+    }
+  }
+}
+
+/**
+ * Connects at once to one of `options.urls` and keeps a connection (to some node) until `close()`.
+ *
+ * @example
+ * const client = createClient({ urls: ["https://rt1.example.com", "https://rt2.example.com"] });
+ * const sub = client.subscribe("chat", (m) => render(m.data), { since: saved });
+ * client.on("gap", ({ channel }) => reloadHistory(channel));
+ */
+export function createClient(options: Partial<ClientOptions> & Pick<ClientOptions, "urls">): Client {
+  const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  return new TailcastClient({ ...defaultClientOptions, ...defined, urls: [...options.urls] });
+}

@@ -1,0 +1,50 @@
+/**
+ * The Socket.IO transport. `socket.io-client` is imported on first use, so applications on /ws never
+ * load it; it must be installed to use this transport.
+ */
+import type { Socket } from "socket.io-client";
+import type { ClientToServerEvents, ServerToClientEvents } from "../tailer/protocol.ts";
+import { type Connect, type Connection, ConnectRefused, isEnvelope } from "./transport.ts";
+
+export const socketIoConnect: Connect = async ({ url, token, timeoutMs, handlers }) => {
+  const { io } = await import("socket.io-client");
+  const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(url, {
+    // WebSocket only: long-polling needs sticky sessions behind a load balancer, and the client
+    // reconnects (to another node, with `since`) on its own, so Socket.IO's reconnection stays off.
+    transports: ["websocket"],
+    reconnection: false,
+    forceNew: true,
+    timeout: timeoutMs,
+    auth: token === undefined ? {} : { token },
+  });
+  let closedByUs = false;
+  socket.onAny((_event: string, envelope: unknown) => {
+    if (!closedByUs && isEnvelope(envelope)) handlers.message(envelope);
+  });
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", () => resolve());
+    socket.once("connect_error", (err: Error & { data?: { code?: unknown } }) => {
+      socket.close();
+      const code = err.data?.code;
+      reject(typeof code === "string" ? new ConnectRefused(code, err.message) : err);
+    });
+  });
+  socket.on("disconnect", (reason) => {
+    if (!closedByUs) handlers.closed(reason);
+  });
+  const connection: Connection = {
+    subscribe: async (channel, since) => {
+      try {
+        return await socket.timeout(timeoutMs).emitWithAck("subscribe", { channel, since });
+      } catch (err) {
+        return { ok: false, error: { code: "disconnected", message: (err as Error).message } };
+      }
+    },
+    unsubscribe: (channel) => void socket.emit("unsubscribe", { channel }),
+    close: () => {
+      closedByUs = true;
+      socket.close();
+    },
+  };
+  return connection;
+};

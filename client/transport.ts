@@ -1,0 +1,71 @@
+/**
+ * What the client needs from a connection to one node, whatever the wire: Socket.IO or /ws. A
+ * connection is used once: when it closes, the client opens a new one (maybe to another node).
+ */
+import type { Envelope } from "../shared/message.ts";
+import type { Position } from "../shared/offsets.ts";
+import type { SubscribeAck } from "../tailer/protocol.ts";
+
+export type { SubscribeAck };
+
+export interface ConnectionHandlers {
+  message(envelope: Envelope): void;
+  /** Called once, when the connection is gone for whatever reason (not after `close()`). */
+  closed(reason: string): void;
+}
+
+export interface Connection {
+  /** Resolves with the node's answer; rejects if the connection closes or no answer comes in time. */
+  subscribe(channel: string, since: Position | null): Promise<SubscribeAck>;
+  /** Fire and forget: the client has already stopped delivering the channel. */
+  unsubscribe(channel: string): void;
+  close(): void;
+}
+
+export interface ConnectOptions {
+  url: string;
+  token: string | undefined;
+  timeoutMs: number;
+  handlers: ConnectionHandlers;
+}
+
+export type Connect = (options: ConnectOptions) => Promise<Connection>;
+
+/** The node refused the connection with a code (e.g. `unauthorized`): reported to the application. */
+export class ConnectRefused extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** Guards what a node sends before the client trusts it as an envelope. */
+export function isEnvelope(v: unknown): v is Envelope {
+  if (typeof v !== "object" || v === null) return false;
+  const e = v as Record<string, unknown>;
+  return (
+    typeof e.channel === "string" &&
+    typeof e.id === "string" &&
+    typeof e.event === "string" &&
+    typeof e.epoch === "string" &&
+    typeof e.offset === "number"
+  );
+}
+
+/** Rejects after `ms` unless `promise` settles first. */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+    promise.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}

@@ -1,0 +1,97 @@
+/** Public types of the tailcast client. Types only: nothing here reaches a bundle. */
+import type { Envelope } from "../shared/message.ts";
+import type { Position } from "../shared/offsets.ts";
+
+export type { Envelope, Position };
+
+export type TransportName = "ws" | "socket.io";
+/**
+ * `connecting`: trying to (re)connect, including the backoff between attempts; `connected`: a node
+ * answered (subscriptions are being restored); `disconnected`: closed by `close()`.
+ */
+export type ConnectionState = "connecting" | "connected" | "disconnected";
+export type TokenSource = string | (() => string | Promise<string>);
+
+/** Options of {@link createClient}; every field but `urls` has a documented default. */
+export interface ClientOptions {
+  /** Tailer node URLs (`http(s)://` or, for /ws, `ws(s)://`). The client moves on to the next one on each failure. */
+  urls: string[];
+  /** Default `"ws"`: plain WebSocket on `/ws`. `"socket.io"` loads `socket.io-client` on first connect. */
+  transport: TransportName;
+  /** Sent on every (re)connect; a function is called each time, so it can refresh an expiring token. */
+  token: TokenSource | undefined;
+  /**
+   * WebSocket constructor for the `"ws"` transport. Default: the global one (browsers, Node ≥ 22);
+   * on Node 20 pass `WebSocket` from the `ws` package.
+   */
+  WebSocket: typeof WebSocket | undefined;
+  /** Reconnect delays: jittered exponential between these bounds. Default `{ initialMs: 100, maxMs: 10_000 }`. */
+  backoff: { initialMs: number; maxMs: number };
+  /** Which URL to try next. Default `"round-robin"` from a random start, which spreads clients over nodes. */
+  pickUrl: "round-robin" | "random";
+  /** Limit for a connection or a subscribe to be answered. Default 10 000 ms. */
+  timeoutMs: number;
+}
+
+export interface SubscribeOptions {
+  /** Resume after this position (a previous session's `subscription.position`): missed messages come first. */
+  since?: Position | null;
+}
+
+export type MessageHandler = (envelope: Envelope) => void;
+
+export interface Subscription {
+  readonly channel: string;
+  /**
+   * How far this subscription is caught up: the last message delivered, or the node's position from
+   * the latest subscribe ack when that is further. `null` before the first ack or message.
+   */
+  readonly position: Position | null;
+  /** Stops delivery at once and tells the node. */
+  unsubscribe(): void;
+}
+
+/** The node could not bring a channel up to date: messages after `since` were lost to this client. */
+export interface Gap {
+  channel: string;
+  since: Position;
+  /** Where delivery continues; fetch what lies between from history, or resync the application. */
+  position: Position;
+}
+
+export interface Subscribed {
+  channel: string;
+  url: string;
+  position: Position;
+  recovered: boolean;
+}
+
+/**
+ * A subscription refused for good (bad channel, not allowed; the subscription is dropped), a connection
+ * refused with a code (`channel: null`; the client keeps retrying, asking `token` again), or a message
+ * handler that threw (`handler_error`).
+ */
+export interface ClientError {
+  channel: string | null;
+  error: { code: string; message: string };
+  cause?: unknown;
+}
+
+export interface ClientEvents {
+  state: (state: ConnectionState) => void;
+  /** The URL of the node the client just connected to. */
+  node: (url: string) => void;
+  subscribed: (info: Subscribed) => void;
+  gap: (gap: Gap) => void;
+  error: (error: ClientError) => void;
+}
+
+export interface Client {
+  readonly state: ConnectionState;
+  /** One subscription per channel; subscribing to a channel twice throws. */
+  subscribe(channel: string, handler: MessageHandler, options?: SubscribeOptions): Subscription;
+  /** Returns a function that removes the listener. */
+  on<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): () => void;
+  /** Closes the connection for good; subscriptions stop. */
+  close(): void;
+}

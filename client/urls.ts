@@ -1,0 +1,38 @@
+/** Choosing the node to (re)connect to, and the URL each transport needs. Pure. */
+
+export type PickUrl = "round-robin" | "random";
+
+/**
+ * Returns a function giving the next URL to try. Round-robin starts at a random index so clients
+ * spread over the nodes; random never picks the URL just tried when there is another, so a dead node
+ * is left on the next attempt either way.
+ */
+export function urlPicker(urls: readonly string[], mode: PickUrl, random: () => number = Math.random) {
+  if (urls.length === 0) throw new TypeError("tailcast client: `urls` must list at least one node URL.");
+  const n = urls.length;
+  let index = Math.floor(random() * n) % n;
+  let first = true;
+  return (): string => {
+    if (first) {
+      first = false;
+    } else if (mode === "round-robin" || n === 1) {
+      index = (index + 1) % n;
+    } else {
+      index = (index + 1 + (Math.floor(random() * (n - 1)) % (n - 1))) % n;
+    }
+    return urls[index] as string;
+  };
+}
+
+/** The /ws endpoint of a node: `http(s)://host[/base]` → `ws(s)://host[/base]/ws`; a ws(s) URL is kept as given. */
+export function wsUrl(url: string, token?: string): string {
+  const u = new URL(url);
+  if (u.protocol === "http:" || u.protocol === "https:") {
+    u.protocol = u.protocol === "https:" ? "wss:" : "ws:";
+    u.pathname = `${u.pathname.replace(/\/+$/, "")}/ws`;
+  } else if (u.protocol !== "ws:" && u.protocol !== "wss:") {
+    throw new TypeError(`tailcast client: unsupported URL ${url}`);
+  }
+  if (token !== undefined) u.searchParams.set("token", token);
+  return u.toString();
+}

@@ -1,0 +1,105 @@
+/** The /ws transport: plain WebSocket, JSON text frames (brief §2). Works with the browser's WebSocket and `ws`. */
+import type { SubscribeAck, WsClientFrame } from "../tailer/protocol.ts";
+import { type Connect, type Connection, isEnvelope } from "./transport.ts";
+import { wsUrl } from "./urls.ts";
+
+type Pending = (ack: SubscribeAck) => void;
+
+function parse(data: unknown): Record<string, unknown> | null {
+  if (typeof data !== "string") return null;
+  try {
+    const frame: unknown = JSON.parse(data);
+    return typeof frame === "object" && frame !== null ? (frame as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A connector over the given WebSocket constructor. The token, if any, travels as the `token` query
+ * parameter: browsers cannot set headers on a WebSocket handshake.
+ */
+export function wsConnector(Ctor: typeof WebSocket): Connect {
+  return ({ url, token, timeoutMs, handlers }) =>
+    new Promise<Connection>((resolve, reject) => {
+      const ws = new Ctor(wsUrl(url, token));
+      const pending = new Map<number, Pending>();
+      let nextId = 1;
+      let opened = false;
+      let ended = false;
+
+      const end = (reason: string, notify: boolean) => {
+        if (ended) return;
+        ended = true;
+        clearTimeout(timer);
+        const fail: SubscribeAck = { ok: false, error: { code: "disconnected", message: reason } };
+        for (const settle of pending.values()) settle(fail);
+        pending.clear();
+        if (!opened) reject(new Error(`cannot connect to ${url}: ${reason}`));
+        else if (notify) handlers.closed(reason);
+      };
+      const timer = setTimeout(() => {
+        end(`no connection within ${timeoutMs} ms`, true);
+        ws.close();
+      }, timeoutMs);
+      const send = (frame: WsClientFrame) => {
+        if (!ended && ws.readyState === Ctor.OPEN) ws.send(JSON.stringify(frame));
+      };
+
+      const connection: Connection = {
+        subscribe: (channel, since) =>
+          new Promise<SubscribeAck>((settle) => {
+            if (ended) return settle({ ok: false, error: { code: "disconnected", message: "closed" } });
+            const id = nextId++;
+            const timeout = setTimeout(() => {
+              pending.delete(id);
+              settle({ ok: false, error: { code: "timeout", message: `no answer within ${timeoutMs} ms` } });
+            }, timeoutMs);
+            pending.set(id, (ack) => {
+              clearTimeout(timeout);
+              settle(ack);
+            });
+            send({ type: "subscribe", id, channel, since });
+          }),
+        unsubscribe: (channel) => send({ type: "unsubscribe", id: nextId++, channel }),
+        close: () => {
+          end("closed by the client", false);
+          ws.close(1000);
+        },
+      };
+
+      ws.onopen = () => {
+        opened = true;
+        clearTimeout(timer);
+        resolve(connection);
+      };
+      ws.onclose = (ev) => end(`closed (${ev.code}${ev.reason ? ` ${ev.reason}` : ""})`, true);
+      ws.onerror = () => {}; // a close event follows and says the rest
+      ws.onmessage = (ev) => {
+        if (ended) return;
+        const frame = parse(ev.data);
+        if (frame === null) return;
+        const { type, ...rest } = frame;
+        if (type === "message") {
+          if (isEnvelope(rest)) handlers.message(rest);
+          return;
+        }
+        const { id } = rest;
+        const settle = typeof id === "number" ? pending.get(id) : undefined;
+        if (settle === undefined || typeof id !== "number") return;
+        pending.delete(id);
+        if (type === "subscribed") {
+          settle({
+            ok: true,
+            channel: String(rest.channel),
+            offset: Number(rest.offset),
+            epoch: String(rest.epoch),
+            recovered: rest.recovered === true,
+          });
+        } else if (type === "error") {
+          const error = rest.error as { code?: unknown; message?: unknown } | undefined;
+          settle({ ok: false, error: { code: String(error?.code), message: String(error?.message) } });
+        }
+      };
+    });
+}

@@ -1,0 +1,88 @@
+/**
+ * What one subscriber connection may do, for both transports: the token it connected with, the
+ * channels it holds, when its token runs out, and replacing the token (`refresh`) before that.
+ */
+import { authorizeChannel } from "../shared/auth/channel-patterns.ts";
+import type { Subscriber, TokenVerifier } from "../shared/auth/jwt.ts";
+import { ErrorCode, TailcastError } from "../shared/errors.ts";
+
+// setTimeout holds at most 2^31-1 ms; a later expiry is re-checked when that timer fires.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export interface AccessOptions {
+  verifier: TokenVerifier | "off";
+  maxSubscriptions: number;
+  /** Called once when the token expires without a refresh. */
+  onExpired: () => void;
+}
+
+export class ConnectionAccess {
+  readonly #options: AccessOptions;
+  #subscriber: Subscriber | null;
+  #timer: NodeJS.Timeout | undefined;
+  readonly channels = new Set<string>();
+
+  private constructor(subscriber: Subscriber | null, options: AccessOptions) {
+    this.#subscriber = subscriber;
+    this.#options = options;
+    this.#schedule();
+  }
+
+  /** Verifies the connect-time token; throws `unauthorized` (auth off: everyone may connect). */
+  static async open(token: unknown, options: AccessOptions): Promise<ConnectionAccess> {
+    const subscriber = options.verifier === "off" ? null : await options.verifier.verify(token);
+    return new ConnectionAccess(subscriber, options);
+  }
+
+  get subject(): string | null {
+    return this.#subscriber?.sub ?? null;
+  }
+
+  /** Throws `forbidden` outside the token's channels, `invalid_request` past the subscription limit. */
+  admit(channel: string): void {
+    if (this.#subscriber) authorizeChannel(this.#subscriber, channel, "subscribe");
+    if (!this.channels.has(channel) && this.channels.size >= this.#options.maxSubscriptions) {
+      throw new TailcastError(
+        ErrorCode.invalidRequest,
+        `A connection may hold at most ${this.#options.maxSubscriptions} subscriptions.`,
+      );
+    }
+  }
+
+  /**
+   * Replaces the token. It must name the same subject; channels the new token no longer allows are
+   * returned so the transport can drop them.
+   */
+  async refresh(token: unknown): Promise<{ expiresAt: number | null; revoked: string[] }> {
+    if (this.#options.verifier === "off") return { expiresAt: null, revoked: [] };
+    const next = await this.#options.verifier.verify(token);
+    if (this.#subscriber && next.sub !== this.#subscriber.sub) {
+      throw new TailcastError(ErrorCode.forbidden, "A refreshed token must be for the same subject.");
+    }
+    this.#subscriber = next;
+    this.#schedule();
+    const revoked = [...this.channels].filter((ch) => !next.channels.allows(ch));
+    for (const ch of revoked) this.channels.delete(ch);
+    return { expiresAt: next.expiresAt, revoked };
+  }
+
+  close(): void {
+    clearTimeout(this.#timer);
+  }
+
+  #schedule(): void {
+    clearTimeout(this.#timer);
+    const subscriber = this.#subscriber;
+    if (!subscriber) return;
+    const wait = subscriber.expiresAt - Date.now();
+    if (wait <= 0) {
+      this.#options.onExpired();
+      return;
+    }
+    this.#timer = setTimeout(() => this.#schedule(), Math.min(wait, MAX_TIMER_MS));
+    this.#timer.unref();
+  }
+}
+
+export const tokenExpired = () =>
+  new TailcastError(ErrorCode.tokenExpired, "The token expired; connect again with a new one.");

@@ -1,0 +1,266 @@
+/**
+ * Who may subscribe: JWTs checked at connect, channel claims checked at subscribe, expiry and
+ * refresh while connected, connection and subscription limits. Real tailer process, real clients.
+ */
+import { io, type Socket } from "socket.io-client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { WebSocket } from "ws";
+import { type Component, startComponent } from "../../infra/local/component.ts";
+import type { Envelope } from "../../shared/message.ts";
+import { authEnv, testKey, token, unsignedToken } from "../helpers/auth.ts";
+import { componentEnv, post, startFunctions, startTailer, stopAll, testDbName } from "../helpers/stack.ts";
+
+const db = testDbName(import.meta.url);
+const publisher = testKey("pub", ["*"]);
+let ingest: Component;
+let node: Component;
+const sockets: Socket[] = [];
+
+beforeAll(async () => {
+  const env = {
+    ...authEnv([publisher]),
+    TAILCAST_MAX_SUBSCRIPTIONS: "3",
+    TAILCAST_MAX_CONNECTIONS_PER_IP: "20",
+  };
+  [ingest, node] = await Promise.all([startFunctions({ db, env }), startTailer({ db, env })]);
+});
+afterAll(async () => {
+  for (const s of sockets) s.close();
+  await stopAll([ingest, node]);
+});
+
+function open(auth: Record<string, unknown> | undefined): Socket {
+  const s = io(node.url, {
+    transports: ["websocket"],
+    reconnection: false,
+    forceNew: true,
+    ...(auth ? { auth } : {}),
+  });
+  sockets.push(s);
+  return s;
+}
+
+/** Resolves with the connect_error code, or "connected". */
+function outcome(s: Socket): Promise<string> {
+  return new Promise((resolve) => {
+    s.once("connect", () => resolve("connected"));
+    s.once("connect_error", (err: Error & { data?: { code?: string } }) =>
+      resolve(err.data?.code ?? `no code: ${err.message}`),
+    );
+  });
+}
+
+async function connected(claims: Parameters<typeof token>[0]): Promise<Socket> {
+  const s = open({ token: await token(claims) });
+  expect(await outcome(s)).toBe("connected");
+  return s;
+}
+
+const publish = (channel: string, data: unknown) =>
+  post(
+    `${ingest.url}/v1/channels/${channel}/messages`,
+    { data },
+    { authorization: `Bearer ${publisher.key}` },
+  );
+
+const nextMessage = (s: Socket) => new Promise<Envelope>((resolve) => s.once("message", resolve));
+
+describe("subscriber authentication at connect", () => {
+  it("refuses missing, forged, unsigned, expired, not-yet-valid and wrong-algorithm tokens", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const cases: Array<Record<string, unknown> | undefined> = [
+      undefined,
+      { token: 42 },
+      { token: "not.a.jwt" },
+      { token: await token({ channels: ["*"] }, { secret: "some-other-secret-that-is-long-enough!!" }) },
+      { token: unsignedToken({ sub: "mallory", exp: now + 600, channels: ["*"] }) },
+      { token: await token({ channels: ["*"], exp: now - 30 }) },
+      { token: await token({ channels: ["*"], nbf: now + 600 }) },
+      { token: await token({ channels: ["*"] }, { alg: "HS384" }) },
+      { token: await token({}) },
+    ];
+    for (const auth of cases) expect(await outcome(open(auth))).toBe("unauthorized");
+    expect((await fetch(`${node.url}/healthz`)).status).toBe(200);
+  });
+
+  it("lets a subscriber into its channels only; a refused subscribe never joins the room", async () => {
+    const s = await connected({ channels: ["chat:*"] });
+    expect(await s.timeout(5000).emitWithAck("subscribe", { channel: "chat:1" })).toMatchObject({ ok: true });
+    const refused = await s.timeout(5000).emitWithAck("subscribe", { channel: "orders" });
+    expect(refused).toEqual({ ok: false, error: { code: "forbidden", message: expect.any(String) } });
+    const got: Envelope[] = [];
+    s.on("message", (m: Envelope) => got.push(m));
+    await publish("orders", "secret");
+    const marker = nextMessage(s);
+    await publish("chat:1", "marker");
+    await marker;
+    expect(got.map((m) => m.data)).toEqual(["marker"]);
+  });
+
+  it("caps subscriptions per connection", async () => {
+    const s = await connected({ channels: ["*"] });
+    for (const ch of ["a", "b", "c"])
+      expect((await s.timeout(5000).emitWithAck("subscribe", { channel: ch })).ok).toBe(true);
+    const fourth = await s.timeout(5000).emitWithAck("subscribe", { channel: "d" });
+    expect(fourth.error.code).toBe("invalid_request");
+    expect((await s.timeout(5000).emitWithAck("subscribe", { channel: "a" })).ok).toBe(true);
+  });
+});
+
+describe("token expiry while connected", () => {
+  it("tells and disconnects a client whose token expires; a refreshed one keeps going", async () => {
+    const exp = Math.floor(Date.now() / 1000) + 2;
+    const stale = await connected({ channels: ["live"], exp });
+    const fresh = await connected({ channels: ["live"], exp });
+    for (const s of [stale, fresh])
+      expect((await s.timeout(5000).emitWithAck("subscribe", { channel: "live" })).ok).toBe(true);
+
+    const wrongSubject = await fresh
+      .timeout(5000)
+      .emitWithAck("refresh", { token: await token({ sub: "bob", channels: ["live"] }) });
+    expect(wrongSubject.error.code).toBe("forbidden");
+    const refreshed = await fresh
+      .timeout(5000)
+      .emitWithAck("refresh", { token: await token({ channels: ["live"] }) });
+    expect(refreshed).toMatchObject({ ok: true, revoked: [] });
+    expect(refreshed.expiresAt).toBeGreaterThan(exp * 1000);
+
+    const told = new Promise<{ code: string }>((resolve) => stale.once("error", resolve));
+    const gone = new Promise<string>((resolve) => stale.once("disconnect", resolve));
+    expect((await told).code).toBe("token_expired");
+    expect(await gone).toBe("io server disconnect");
+
+    // The original expiry has passed (the stale client was cut at it): the refreshed one still receives.
+    expect(fresh.connected).toBe(true);
+    const next = nextMessage(fresh);
+    await publish("live", "after expiry");
+    expect((await next).data).toBe("after expiry");
+  });
+
+  it("drops channels a refreshed token no longer allows", async () => {
+    const s = await connected({ channels: ["x", "y"] });
+    for (const ch of ["x", "y"]) await s.timeout(5000).emitWithAck("subscribe", { channel: ch });
+    const res = await s.timeout(5000).emitWithAck("refresh", { token: await token({ channels: ["x"] }) });
+    expect(res).toMatchObject({ ok: true, revoked: ["y"] });
+    const got: Envelope[] = [];
+    s.on("message", (m: Envelope) => got.push(m));
+    await publish("y", "revoked");
+    const marker = nextMessage(s);
+    await publish("x", "marker");
+    await marker;
+    expect(got.map((m) => m.data)).toEqual(["marker"]);
+  });
+});
+
+describe("secure by default and connection limits", () => {
+  it("a tailer refuses to start without JWT settings unless TAILCAST_AUTH=off", async () => {
+    const env = componentEnv({ db });
+    delete env.TAILCAST_AUTH;
+    const proc = await startComponent({ kind: "tailer", env });
+    expect((await proc.exited).code).toBe(1);
+    expect(proc.output().join("\n")).toMatch(/TAILCAST_JWT_SECRET.*TAILCAST_AUTH=off/s);
+  });
+
+  it("limits connections per address when configured", async () => {
+    const limited = await startTailer({
+      db,
+      env: { ...authEnv([publisher]), TAILCAST_MAX_CONNECTIONS_PER_IP: "2" },
+    });
+    try {
+      const t = await token({ channels: ["*"] });
+      const mk = () => {
+        const s = io(limited.url, {
+          transports: ["websocket"],
+          reconnection: false,
+          forceNew: true,
+          auth: { token: t },
+        });
+        sockets.push(s);
+        return s;
+      };
+      const [a, b] = [mk(), mk()];
+      expect(await Promise.all([outcome(a), outcome(b)])).toEqual(["connected", "connected"]);
+      expect(await outcome(mk())).toBe("rate_limited");
+      a.close();
+      await new Promise<void>((resolve) => {
+        const retry = async () => ((await outcome(mk())) === "connected" ? resolve() : setTimeout(retry, 50));
+        void retry();
+      });
+    } finally {
+      await limited.stop();
+    }
+  });
+});
+
+describe("/ws with tokens", () => {
+  type Frame = { type: string; id?: unknown; error?: { code: string }; [k: string]: unknown };
+  async function openWs(t?: string): Promise<{
+    ws: WebSocket;
+    frames: Frame[];
+    next: (type: string) => Promise<Frame>;
+    closed: Promise<number>;
+  }> {
+    const url = `${node.url.replace("http", "ws")}/ws${t ? `?token=${encodeURIComponent(t)}` : ""}`;
+    const ws = new WebSocket(url);
+    const frames: Frame[] = [];
+    const waiters: Array<() => void> = [];
+    ws.on("message", (d) => {
+      frames.push(JSON.parse(String(d)) as Frame);
+      for (const w of waiters.splice(0)) w();
+    });
+    const closed = new Promise<number>((resolve) => ws.once("close", (code) => resolve(code)));
+    const next = (type: string) =>
+      new Promise<Frame>((resolve) => {
+        const check = () => {
+          const i = frames.findIndex((f) => f.type === type);
+          if (i >= 0) resolve(frames.splice(i, 1)[0] as Frame);
+          else waiters.push(check);
+        };
+        check();
+      });
+    return { ws, frames, next, closed };
+  }
+
+  it("refuses a connection without a valid token with an error frame and 1008", async () => {
+    for (const t of [
+      undefined,
+      "garbage",
+      await token({ channels: ["*"] }, { secret: "some-other-secret-that-is-long-enough!!" }),
+    ]) {
+      const c = await openWs(t);
+      expect((await c.next("error")).error?.code).toBe("unauthorized");
+      expect(await c.closed).toBe(1008);
+    }
+  });
+
+  it("checks channel claims, refreshes, and closes with 1008 when the token expires", async () => {
+    const exp = Math.floor(Date.now() / 1000) + 2;
+    const c = await openWs(await token({ channels: ["ws:*"], exp }));
+    await new Promise((r) => c.ws.once("open", r));
+    c.ws.send(JSON.stringify({ type: "subscribe", id: 1, channel: "ws:a" }));
+    expect(await c.next("subscribed")).toMatchObject({ id: 1, channel: "ws:a" });
+    c.ws.send(JSON.stringify({ type: "subscribe", id: 2, channel: "other" }));
+    expect((await c.next("error")).error?.code).toBe("forbidden");
+    c.ws.send(
+      JSON.stringify({ type: "refresh", id: 3, token: await token({ sub: "eve", channels: ["*"] }) }),
+    );
+    expect((await c.next("error")).error?.code).toBe("forbidden");
+    const told = c.next("error");
+    expect((await told).error?.code).toBe("token_expired");
+    expect(await c.closed).toBe(1008);
+  });
+
+  it("keeps a connection whose token was refreshed in time", async () => {
+    const exp = Math.floor(Date.now() / 1000) + 2;
+    const c = await openWs(await token({ channels: ["ws:*"], exp }));
+    const control = await openWs(await token({ channels: ["ws:*"], exp }));
+    await Promise.all([c, control].map((x) => new Promise((r) => x.ws.once("open", r))));
+    c.ws.send(JSON.stringify({ type: "subscribe", id: 1, channel: "ws:b" }));
+    await c.next("subscribed");
+    c.ws.send(JSON.stringify({ type: "refresh", id: 2, token: await token({ channels: ["ws:*"] }) }));
+    expect(await c.next("refreshed")).toMatchObject({ id: 2, revoked: [] });
+    expect(await control.closed).toBe(1008); // the original expiry has passed
+    await publish("ws:b", "still here");
+    expect((await c.next("message")).data).toBe("still here");
+  });
+});
