@@ -1,6 +1,7 @@
 /** Public types of the tailcast client. Types only: nothing here reaches a bundle. */
 import type { Envelope } from "../shared/message.ts";
 import type { Position } from "../shared/offsets.ts";
+import type { PickUrl } from "./urls.ts";
 
 export type { Envelope, Position };
 
@@ -27,8 +28,8 @@ export interface ClientOptions {
   WebSocket: typeof WebSocket | undefined;
   /** Reconnect delays: jittered exponential between these bounds. Default `{ initialMs: 100, maxMs: 10_000 }`. */
   backoff: { initialMs: number; maxMs: number };
-  /** Which URL to try next. Default `"round-robin"` from a random start, which spreads clients over nodes. */
-  pickUrl: "round-robin" | "random";
+  /** Which URL to try next. Default `"round-robin"` from a random start, which spreads clients over nodes; `"ordered"` starts at the first. */
+  pickUrl: PickUrl;
   /** Limit for a connection or a subscribe to be answered. Default 10 000 ms. */
   timeoutMs: number;
 }

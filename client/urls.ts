@@ -1,6 +1,7 @@
 /** Choosing the node to (re)connect to, and the URL each transport needs. Pure. */
 
-export type PickUrl = "round-robin" | "random";
+/** `ordered`: the first URL first (a page served by a node prefers that node), then round-robin. */
+export type PickUrl = "round-robin" | "random" | "ordered";
 
 /**
  * Returns a function giving the next URL to try. Round-robin starts at a random index so clients
@@ -10,12 +11,12 @@ export type PickUrl = "round-robin" | "random";
 export function urlPicker(urls: readonly string[], mode: PickUrl, random: () => number = Math.random) {
   if (urls.length === 0) throw new TypeError("tailcast client: `urls` must list at least one node URL.");
   const n = urls.length;
-  let index = Math.floor(random() * n) % n;
+  let index = mode === "ordered" ? 0 : Math.floor(random() * n) % n;
   let first = true;
   return (): string => {
     if (first) {
       first = false;
-    } else if (mode === "round-robin" || n === 1) {
+    } else if (mode !== "random" || n === 1) {
       index = (index + 1) % n;
     } else {
       index = (index + 1 + (Math.floor(random() * (n - 1)) % (n - 1))) % n;

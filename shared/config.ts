@@ -96,6 +96,8 @@ export interface TailerConfig {
   lagIntervalMs: number;
   wsHeartbeatMs: number;
   maxSubscriptions: number;
+  /** Other tailer nodes, for the demo page's client to fail over to. */
+  peerUrls: string[];
   /** 0: no limit. */
   maxConnectionsPerIp: number;
 }
@@ -174,6 +176,7 @@ export function loadTailerConfig(env: Env = process.env): TailerConfig {
       TAILCAST_LAG_INTERVAL_MS: int(100, 60_000).default(1000),
       TAILCAST_WS_HEARTBEAT_MS: int(100, 600_000).default(25_000),
       TAILCAST_MAX_SUBSCRIPTIONS: int(1, 100_000).default(100),
+      TAILCAST_PEER_URLS: list.pipe(z.array(z.url())).default([]),
       TAILCAST_MAX_CONNECTIONS_PER_IP: int(0, 1_000_000).default(0),
     }),
     env,
@@ -193,6 +196,7 @@ export function loadTailerConfig(env: Env = process.env): TailerConfig {
     lagIntervalMs: s.TAILCAST_LAG_INTERVAL_MS,
     wsHeartbeatMs: s.TAILCAST_WS_HEARTBEAT_MS,
     maxSubscriptions: s.TAILCAST_MAX_SUBSCRIPTIONS,
+    peerUrls: s.TAILCAST_PEER_URLS,
     maxConnectionsPerIp: s.TAILCAST_MAX_CONNECTIONS_PER_IP,
   };
 }

@@ -86,3 +86,11 @@ export class ConnectionAccess {
 
 export const tokenExpired = () =>
   new TailcastError(ErrorCode.tokenExpired, "The token expired; connect again with a new one.");
+
+/**
+ * Browsers send `Origin`; other clients don't. With TAILCAST_ALLOWED_ORIGINS set, a browser page from
+ * another origin may not open a connection (Socket.IO's CORS covers only its polling transport).
+ */
+export function originAllowed(origin: string | undefined, allowed: readonly string[]): boolean {
+  return allowed.length === 0 || origin === undefined || allowed.includes("*") || allowed.includes(origin);
+}

@@ -1,15 +1,49 @@
-/** The demo chat page, served by every tailer node; it posts to the ingest function and listens here. */
+/**
+ * The demo chat page, served by every tailer node: it publishes through the ingest function and
+ * listens with the tailcast client, which moves to another node (TAILCAST_PEER_URLS) if this one dies.
+ */
 import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
 import { Hono } from "hono";
 import type { TailerConfig } from "../shared/config.ts";
 
 const page = readFileSync(new URL("./public/index.html", import.meta.url), "utf8");
 
+let bundle: Promise<string> | undefined;
+/** The TypeScript client as one browser module, built on first request (esbuild, well under a second). */
+function clientBundle(): Promise<string> {
+  bundle ??= build({
+    entryPoints: [fileURLToPath(new URL("../client/index.ts", import.meta.url))],
+    bundle: true,
+    format: "esm",
+    platform: "browser",
+    target: "es2022",
+    write: false,
+    // The demo uses the /ws transport; the Socket.IO one is loaded on demand and left out.
+    external: ["socket.io-client"],
+  }).then((r) => r.outputFiles[0]?.text ?? "");
+  bundle.catch(() => {
+    bundle = undefined;
+  });
+  return bundle;
+}
+
 export function demoRoutes(config: TailerConfig, authOff: boolean): Hono {
   const app = new Hono();
   app.get("/", (c) => c.html(page));
+  app.get("/demo/client.js", async (c) =>
+    c.body(await clientBundle(), 200, { "content-type": "text/javascript; charset=utf-8" }),
+  );
   app.get("/demo/config.json", (c) =>
-    c.json({ ingestUrl: config.ingestUrl, node: config.nodeId, channel: "chat", event: "chat", authOff }),
+    c.json({
+      ingestUrl: config.ingestUrl,
+      node: config.nodeId,
+      peers: config.peerUrls,
+      channel: "chat",
+      event: "chat",
+      authOff,
+    }),
   );
   return app;
 }

@@ -113,6 +113,7 @@ export async function startTailerNode(
     tail: tailView,
     limits: config.limits,
     subscribers,
+    allowedOrigins: config.allowedOrigins,
     admitConnection,
     log: log.child("ws"),
     options: {

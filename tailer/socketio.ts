@@ -10,7 +10,7 @@ import type { BusDoc } from "../shared/bus/doc.ts";
 import { ErrorCode, TailcastError } from "../shared/errors.ts";
 import type { Logger } from "../shared/log.ts";
 import type { MessageLimits } from "../shared/message.ts";
-import { ConnectionAccess, tokenExpired } from "./access.ts";
+import { ConnectionAccess, originAllowed, tokenExpired } from "./access.ts";
 import {
   type ClientToServerEvents,
   errorReply,
@@ -68,6 +68,7 @@ export function attachSocketIo(http: HttpServer, deps: SocketIoDeps): TailcastIo
     destroyUpgrade: false,
     maxHttpBufferSize: 64 * 1024,
     ...(deps.allowedOrigins.length > 0 ? { cors: { origin: deps.allowedOrigins } } : {}),
+    allowRequest: (req, callback) => callback(null, originAllowed(req.headers.origin, deps.allowedOrigins)),
   });
 
   io.use(async (socket, next) => {

@@ -22,7 +22,7 @@ import { ErrorCode, TailcastError } from "../shared/errors.ts";
 import type { Logger } from "../shared/log.ts";
 import type { Envelope, MessageLimits } from "../shared/message.ts";
 import type { Position } from "../shared/offsets.ts";
-import { ConnectionAccess, tokenExpired } from "./access.ts";
+import { ConnectionAccess, originAllowed, tokenExpired } from "./access.ts";
 import type { Fanout } from "./fanout.ts";
 import {
   errorReply,
@@ -71,6 +71,7 @@ export interface WsDeps {
   tail: TailView & { ready(): boolean };
   limits: MessageLimits;
   subscribers: TokenVerifier | "off";
+  allowedOrigins: string[];
   /** Refuses a connection (e.g. too many from one address) by throwing; returns its release. */
   admitConnection: (address: string) => () => void;
   log: Logger;
@@ -151,6 +152,11 @@ export class WsEndpoint implements Fanout {
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const url = req.url ?? "/";
     if (this.#options.foreignPrefixes.some((p) => url.startsWith(p))) return;
+    if (pathnameOf(url) === WS_PATH && !originAllowed(req.headers.origin, this.#deps.allowedOrigins)) {
+      socket.on("error", () => {});
+      socket.end("HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n");
+      return;
+    }
     if (pathnameOf(url) !== WS_PATH || this.#closing) {
       // Nobody else handles this upgrade (engine.io runs with destroyUpgrade: false): answer and hang up.
       socket.on("error", () => {});

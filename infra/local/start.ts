@@ -77,6 +77,7 @@ async function main(): Promise<void> {
             ...common,
             TAILCAST_NODE_ID: `tailer-${i + 1}`,
             TAILCAST_INGEST_URL: `http://localhost:${ingest}`,
+            TAILCAST_PEER_URLS: tailers.map((p) => `http://localhost:${p}`).join(","),
           },
           onLine: say,
         }),

@@ -43,7 +43,10 @@ describe.skipIf(!available)("demo chat in Chromium", () => {
     const [ingestPort, p1, p2] = await Promise.all([freePort(), freePort(), freePort()]);
     const origins = [p1, p2].map((p) => `http://127.0.0.1:${p}`).join(",");
     const ingest = await startFunctions({ db, port: ingestPort, env: { TAILCAST_CORS_ORIGINS: origins } });
-    const env = { TAILCAST_INGEST_URL: ingest.url };
+    const env = {
+      TAILCAST_INGEST_URL: ingest.url,
+      TAILCAST_PEER_URLS: [p1, p2].map((p) => `http://127.0.0.1:${p}`).join(","),
+    };
     parts = [ingest, ...(await Promise.all([p1, p2].map((port) => startTailer({ db, port, env }))))];
     browser = await launchChromium();
   });
@@ -60,22 +63,48 @@ describe.skipIf(!available)("demo chat in Chromium", () => {
     return page;
   }
 
-  it("shows a message sent from the page on one node on the pages of both nodes", async () => {
+  async function send(page: Page, user: string, text: string): Promise<void> {
+    await page.fill("#user", user);
+    await page.fill("#text", text);
+    await page.click("button[type=submit]");
+    await expect.poll(() => page.inputValue("#text")).toBe(""); // cleared once the ingest function answered 201
+  }
+  const texts = (page: Page) => page.locator("#messages li").allTextContents();
+  const offsets = (page: Page) =>
+    page
+      .locator("#messages li")
+      .evaluateAll((lis) => lis.map((li) => Number((li as HTMLElement).dataset.offset)));
+
+  it("shows a message from either page on both, and a page whose node dies moves to the other with nothing lost or doubled", async () => {
     const [, n1, n2] = parts as [Component, Component, Component];
     const [left, right] = [await open(n1), await open(n2)];
-    expect(await left.textContent("#node")).not.toBe(await right.textContent("#node"));
-    await left.fill("#user", "alice");
-    await left.fill("#text", "hello from the left");
-    await left.click("button[type=submit]");
-    for (const page of [left, right]) {
-      await page.waitForSelector("#messages li:has-text('hello from the left')", { timeout: 15_000 });
-      expect(await page.locator("#messages li").count()).toBe(1);
-    }
-    await right.fill("#user", "bob");
-    await right.fill("#text", "hi alice");
-    await right.click("button[type=submit]");
-    await left.waitForSelector("#messages li:has-text('hi alice')", { timeout: 15_000 });
+    expect(await left.textContent("#node")).toBe(`127.0.0.1:${n1.port}`);
+    expect(await right.textContent("#node")).toBe(`127.0.0.1:${n2.port}`);
+
+    await send(left, "alice", "hello from the left");
+    await send(right, "bob", "hi alice");
+    for (const page of [left, right]) await expect.poll(() => page.locator("#messages li").count()).toBe(2);
     expect(await left.locator("#messages li b").allTextContents()).toEqual(["alice", "bob"]);
+
+    // The node under the left page dies; the right page keeps talking meanwhile.
+    await n1.kill("SIGKILL");
+    await send(right, "bob", "are you still there?");
+    await send(right, "bob", "hello?");
+    await expect.poll(() => left.textContent("#node"), { timeout: 20_000 }).toBe(`127.0.0.1:${n2.port}`);
+    await expect.poll(() => left.textContent("#state")).toBe("connected");
+    await send(left, "alice", "back, via the other node");
+
+    await expect.poll(() => left.locator("#messages li").count(), { timeout: 15_000 }).toBe(5);
+    await expect.poll(() => right.locator("#messages li").count()).toBe(5);
+    expect(await offsets(left)).toEqual(await offsets(right));
+    expect(new Set(await offsets(left)).size).toBe(5);
+    expect((await texts(left)).map((t) => t.replace(/ #\d+.*$/, ""))).toEqual([
+      "alice: hello from the left",
+      "bob: hi alice",
+      "bob: are you still there?",
+      "bob: hello?",
+      "alice: back, via the other node",
+    ]);
     await mkdir(ARTIFACTS, { recursive: true });
     await left.screenshot({ path: new URL("demo-chat.png", ARTIFACTS).pathname });
   });

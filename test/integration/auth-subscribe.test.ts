@@ -199,6 +199,7 @@ describe("/ws with tokens", () => {
     frames: Frame[];
     next: (type: string) => Promise<Frame>;
     closed: Promise<number>;
+    opened: Promise<void>;
   }> {
     const url = `${node.url.replace("http", "ws")}/ws${t ? `?token=${encodeURIComponent(t)}` : ""}`;
     const ws = new WebSocket(url);
@@ -209,6 +210,7 @@ describe("/ws with tokens", () => {
       for (const w of waiters.splice(0)) w();
     });
     const closed = new Promise<number>((resolve) => ws.once("close", (code) => resolve(code)));
+    const opened = new Promise<void>((resolve) => ws.once("open", () => resolve()));
     const next = (type: string) =>
       new Promise<Frame>((resolve) => {
         const check = () => {
@@ -218,7 +220,7 @@ describe("/ws with tokens", () => {
         };
         check();
       });
-    return { ws, frames, next, closed };
+    return { ws, frames, next, closed, opened };
   }
 
   it("refuses a connection without a valid token with an error frame and 1008", async () => {
@@ -236,7 +238,7 @@ describe("/ws with tokens", () => {
   it("checks channel claims, refreshes, and closes with 1008 when the token expires", async () => {
     const exp = Math.floor(Date.now() / 1000) + 2;
     const c = await openWs(await token({ channels: ["ws:*"], exp }));
-    await new Promise((r) => c.ws.once("open", r));
+    await c.opened;
     c.ws.send(JSON.stringify({ type: "subscribe", id: 1, channel: "ws:a" }));
     expect(await c.next("subscribed")).toMatchObject({ id: 1, channel: "ws:a" });
     c.ws.send(JSON.stringify({ type: "subscribe", id: 2, channel: "other" }));
@@ -254,7 +256,7 @@ describe("/ws with tokens", () => {
     const exp = Math.floor(Date.now() / 1000) + 2;
     const c = await openWs(await token({ channels: ["ws:*"], exp }));
     const control = await openWs(await token({ channels: ["ws:*"], exp }));
-    await Promise.all([c, control].map((x) => new Promise((r) => x.ws.once("open", r))));
+    await Promise.all([c.opened, control.opened]);
     c.ws.send(JSON.stringify({ type: "subscribe", id: 1, channel: "ws:b" }));
     await c.next("subscribed");
     c.ws.send(JSON.stringify({ type: "refresh", id: 2, token: await token({ channels: ["ws:*"] }) }));
@@ -262,5 +264,39 @@ describe("/ws with tokens", () => {
     expect(await control.closed).toBe(1008); // the original expiry has passed
     await publish("ws:b", "still here");
     expect((await c.next("message")).data).toBe("still here");
+  });
+});
+
+describe("allowed origins", () => {
+  it("refuses browser connections from other origins on both transports when configured", async () => {
+    const strict = await startTailer({ db, env: { TAILCAST_ALLOWED_ORIGINS: "http://good.example" } });
+    try {
+      const wsStatus = (origin: string) =>
+        new Promise<number>((resolve) => {
+          const ws = new WebSocket(`${strict.url.replace("http", "ws")}/ws`, { origin });
+          ws.once("open", () => {
+            ws.close();
+            resolve(101);
+          });
+          ws.once("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
+          ws.once("error", () => {});
+        });
+      expect(await wsStatus("http://evil.example")).toBe(403);
+      expect(await wsStatus("http://good.example")).toBe(101);
+      const sio = (origin: string) => {
+        const s = io(strict.url, {
+          transports: ["websocket"],
+          reconnection: false,
+          forceNew: true,
+          extraHeaders: { origin },
+        });
+        sockets.push(s);
+        return outcome(s);
+      };
+      expect(await sio("http://good.example")).toBe("connected");
+      expect(await sio("http://evil.example")).not.toBe("connected");
+    } finally {
+      await strict.stop();
+    }
   });
 });

@@ -75,6 +75,7 @@ describe("defaults from an empty environment", () => {
       lagIntervalMs: 1000,
       wsHeartbeatMs: 25_000,
       maxSubscriptions: 100,
+      peerUrls: [],
       maxConnectionsPerIp: 0,
     });
   });
