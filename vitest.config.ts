@@ -13,6 +13,9 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["test/integration/**/*.test.ts", "test/e2e/**/*.test.ts"],
+          // One file at a time: each starts several processes and some push thousands of messages;
+          // on two cores, files competing for CPU turn timeouts into flakes.
+          fileParallelism: false,
           // One database server for the run (files isolate themselves by database name).
           globalSetup: ["test/global-setup.ts"],
         },

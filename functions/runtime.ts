@@ -18,6 +18,17 @@ import { createRateLimiter } from "../shared/rate-limit.ts";
 
 type Env = Record<string, string | undefined>;
 
+const READY_TIMEOUT_MS = 1500;
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  work.catch(() => {}); // settles after the timeout: nobody is waiting any more
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
 import { createIngestApp } from "./app.ts";
 
 export interface IngestRuntime {
@@ -84,10 +95,15 @@ export function createIngestRuntime(env: Env = process.env, log = createLogger("
     bus,
     writer: async () => writer,
     idempotency,
-    ready: async () => {
-      await (await mongo.db()).command({ ping: 1 }, { timeoutMS: 2000 });
-      await bus();
-    },
+    // Bounded here, not only by the driver: a probe that hangs on server selection is a failed probe.
+    ready: () =>
+      withTimeout(
+        (async () => {
+          await (await mongo.db()).command({ ping: 1 });
+          await bus();
+        })(),
+        READY_TIMEOUT_MS,
+      ),
     limits: config.limits,
     maxBodyBytes: config.maxBodyBytes,
     corsOrigins: config.corsOrigins,

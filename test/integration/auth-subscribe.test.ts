@@ -109,7 +109,7 @@ describe("subscriber authentication at connect", () => {
 
 describe("token expiry while connected", () => {
   it("tells and disconnects a client whose token expires; a refreshed one keeps going", async () => {
-    const exp = Math.floor(Date.now() / 1000) + 2;
+    const exp = Math.floor(Date.now() / 1000) + 4;
     const stale = await connected({ channels: ["live"], exp });
     const fresh = await connected({ channels: ["live"], exp });
     for (const s of [stale, fresh])
@@ -236,7 +236,7 @@ describe("/ws with tokens", () => {
   });
 
   it("checks channel claims, refreshes, and closes with 1008 when the token expires", async () => {
-    const exp = Math.floor(Date.now() / 1000) + 2;
+    const exp = Math.floor(Date.now() / 1000) + 4;
     const c = await openWs(await token({ channels: ["ws:*"], exp }));
     await c.opened;
     c.ws.send(JSON.stringify({ type: "subscribe", id: 1, channel: "ws:a" }));
@@ -253,7 +253,7 @@ describe("/ws with tokens", () => {
   });
 
   it("keeps a connection whose token was refreshed in time", async () => {
-    const exp = Math.floor(Date.now() / 1000) + 2;
+    const exp = Math.floor(Date.now() / 1000) + 4;
     const c = await openWs(await token({ channels: ["ws:*"], exp }));
     const control = await openWs(await token({ channels: ["ws:*"], exp }));
     await Promise.all([c.opened, control.opened]);
