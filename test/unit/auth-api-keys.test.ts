@@ -9,23 +9,14 @@ import {
   loadApiKeys,
   parseApiKeys,
 } from "../../shared/auth/api-keys.ts";
-import { ErrorCode, TailcastError } from "../../shared/errors.ts";
+import { ErrorCode, type TailcastError } from "../../shared/errors.ts";
+import { thrown } from "../helpers/thrown.ts";
 
 // Counts comparisons (the real function still runs) to show the verifier never stops early.
 vi.mock("node:crypto", async (importOriginal) => {
   const actual = await importOriginal<typeof import("node:crypto")>();
   return { ...actual, timingSafeEqual: vi.fn(actual.timingSafeEqual) };
 });
-
-function thrown(fn: () => unknown): TailcastError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(TailcastError);
-    return err as TailcastError;
-  }
-  throw new Error("expected a TailcastError, nothing was thrown");
-}
 
 const billingKey = generateApiKey();
 const chatKey = generateApiKey();

@@ -6,17 +6,8 @@ import {
   MAX_PATTERN_LENGTH,
   patternProblem,
 } from "../../shared/auth/channel-patterns.ts";
-import { ErrorCode, TailcastError } from "../../shared/errors.ts";
-
-function thrown(fn: () => unknown): TailcastError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(TailcastError);
-    return err as TailcastError;
-  }
-  throw new Error("expected a TailcastError, nothing was thrown");
-}
+import { ErrorCode } from "../../shared/errors.ts";
+import { thrown } from "../helpers/thrown.ts";
 
 describe("pattern matching", () => {
   it("an exact name allows only itself", () => {

@@ -11,19 +11,9 @@ import {
   validateEvent,
   validateMessage,
 } from "../../shared/message.ts";
+import { thrown } from "../helpers/thrown.ts";
 
 const limits: MessageLimits = { ...defaultMessageLimits };
-
-/** The TailcastError `fn` throws; fails the test if it throws anything else or nothing. */
-function thrown(fn: () => unknown): TailcastError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(TailcastError);
-    return err as TailcastError;
-  }
-  throw new Error("expected a TailcastError, nothing was thrown");
-}
 
 /** `depth` nested arrays around 0, built iteratively so the builder itself cannot overflow. */
 function nestedArrays(depth: number): unknown {
