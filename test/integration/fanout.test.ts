@@ -98,7 +98,10 @@ describe("publish → tailers → Socket.IO", () => {
   });
 
   it("a tailer started after messages were published does not replay them (G3)", async () => {
-    for (let i = 0; i < 20; i++) expect((await publish(ingest, "history", i)).status).toBe(201);
+    for (let batch = 0; batch < 3; batch++) {
+      const messages = Array.from({ length: 100 }, (_, i) => ({ channel: "history", data: batch * 100 + i }));
+      expect((await post(`${ingest.url}/v1/messages`, { messages })).status).toBe(201);
+    }
     const late = await startTailer({ db, nodeId: "late" });
     try {
       const s = await subscriber(late, "history");
@@ -107,8 +110,16 @@ describe("publish → tailers → Socket.IO", () => {
       const [only] = await s.waitFor(1);
       expect(only?.data).toBe("live");
       // Another live message: still nothing of the history arrives in between.
-      await publish(ingest, "history", "live-2");
+      const last = await publish(ingest, "history", "live-2");
       expect((await s.waitFor(2)).map((m) => m.data)).toEqual(["live", "live-2"]);
+      // Caught up: its position is the newest message, and its lag probe says it is 0 behind.
+      type Stats = {
+        tail: { position: { offset: number } };
+        lag: { offsets: number; checkedAt: string } | null;
+      };
+      const stats = async () => (await (await fetch(`${late.url}/stats`)).json()) as Stats;
+      expect((await stats()).tail.position.offset).toBe(last.body.offset);
+      await expect.poll(async () => (await stats()).lag?.offsets, { timeout: 10_000 }).toBe(0);
     } finally {
       await late.stop();
     }
