@@ -46,7 +46,13 @@ async function main(): Promise<void> {
   });
   const origins = tailers.flatMap((p) => [`http://localhost:${p}`, `http://127.0.0.1:${p}`]);
   // Local development: no credentials to set up. Both components say so loudly, and so does the demo page.
-  const common = { MONGODB_URI: db.uri, TAILCAST_LOG_FORMAT: "text", TAILCAST_AUTH: "off" };
+  const common: Record<string, string> = {
+    MONGODB_URI: db.uri,
+    TAILCAST_LOG_FORMAT: "text",
+    TAILCAST_AUTH: "off",
+  };
+  // FerretDB scans the whole bus on every tail poll (docs/offsets.md): a small dev bus keeps idle nodes idle.
+  if (db.kind === "ferretdb" && !process.env.TAILCAST_BUS_MAX_DOCS) common.TAILCAST_BUS_MAX_DOCS = "1000";
   const watch = (c: Component) => {
     parts.push(c);
     void c.exited.then((exit) => {
