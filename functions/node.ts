@@ -1,12 +1,15 @@
 /** Node entry: `npm run functions`. Serves the ingest app until SIGINT/SIGTERM, then drains. */
-import { serve } from "@hono/node-server";
+import type { AddressInfo } from "node:net";
 import { isTailcastError } from "../shared/errors.ts";
+import { createHttpServer } from "../shared/http-server.ts";
 import { orExit } from "../shared/startup.ts";
 import { createIngestRuntime } from "./runtime.ts";
 
 const { app, config, mongo, log, bus } = orExit("functions", () => createIngestRuntime());
-const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
-  log.info("ingest listening", { url: `http://${config.host}:${info.port}`, port: info.port });
+const server = createHttpServer(app.fetch);
+server.listen(config.port, config.host, () => {
+  const { port } = server.address() as AddressInfo;
+  log.info("ingest listening", { url: `http://${config.host}:${port}`, port });
 });
 
 function shutdown(signal: string) {

@@ -111,17 +111,26 @@ export function validateEvent(event: unknown, limits: MessageLimits): string {
   return event;
 }
 
-/** Nesting depth of a parsed JSON value, iteratively so hostile input cannot blow the stack. */
-export function jsonDepth(value: unknown): number {
+/**
+ * Nesting depth of a parsed JSON value, and whether it holds a number JSON cannot carry (`1e400`
+ * parses to Infinity, which would be stored as null). Iterative, so hostile input cannot blow the stack.
+ */
+export function measureJson(value: unknown): { depth: number; finite: boolean } {
   let max = 0;
+  let finite = true;
   const stack: Array<[unknown, number]> = [[value, 1]];
   while (stack.length > 0) {
     const [v, d] = stack.pop() as [unknown, number];
+    if (typeof v === "number" && !Number.isFinite(v)) finite = false;
     if (v === null || typeof v !== "object") continue;
     if (d > max) max = d;
     for (const child of Object.values(v)) stack.push([child, d + 1]);
   }
-  return max;
+  return { depth: max, finite };
+}
+
+export function jsonDepth(value: unknown): number {
+  return measureJson(value).depth;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -141,10 +150,17 @@ export function validateMessage(channel: unknown, body: unknown, limits: Message
   if (!Object.hasOwn(body, "data") || body.data === undefined) {
     throw new TailcastError(ErrorCode.missingData, "Message needs a `data` field (any JSON value).");
   }
-  if (jsonDepth(body.data) > limits.maxDepth) {
+  const shape = measureJson(body.data);
+  if (shape.depth > limits.maxDepth) {
     throw new TailcastError(
       ErrorCode.invalidData,
       `\`data\` is nested deeper than ${limits.maxDepth} levels.`,
+    );
+  }
+  if (!shape.finite) {
+    throw new TailcastError(
+      ErrorCode.invalidData,
+      "`data` holds a number too large for JSON: it would not arrive as sent.",
     );
   }
   const data = JSON.stringify(body.data);

@@ -3,9 +3,7 @@
  * `startTailerNode` is what main.ts runs and what tests start in a child process.
  */
 import { EventEmitter, once } from "node:events";
-import type { Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createAdaptorServer } from "@hono/node-server";
 import { Hono } from "hono";
 import type { Collection } from "mongodb";
 import type { TokenVerifier } from "../shared/auth/jwt.ts";
@@ -15,6 +13,7 @@ import type { BusDoc } from "../shared/bus/doc.ts";
 import { BusTail } from "../shared/bus/tail-loop.ts";
 import type { TailerConfig } from "../shared/config.ts";
 import { isTailcastError } from "../shared/errors.ts";
+import { createHttpServer } from "../shared/http-server.ts";
 import type { Logger } from "../shared/log.ts";
 import { createMongo } from "../shared/mongo.ts";
 import type { Position } from "../shared/offsets.ts";
@@ -97,7 +96,7 @@ export async function startTailerNode(
   );
   app.route("/", demoRoutes(config, subscribers === "off"));
 
-  const http = createAdaptorServer({ fetch: app.fetch }) as HttpServer;
+  const http = createHttpServer(app.fetch);
   const io = attachSocketIo(http, {
     bus,
     tail: tailView,

@@ -8,13 +8,18 @@
  * every message after P reaches the room after the join, and none at or before P does.
  */
 import type { Collection } from "mongodb";
+import { newestPosition } from "../shared/bus/collection.ts";
 import type { BusDoc } from "../shared/bus/doc.ts";
 import { isRecoverable, readRange } from "../shared/bus/history.ts";
+import { ErrorCode, TailcastError } from "../shared/errors.ts";
 import type { Envelope } from "../shared/message.ts";
 import type { Position } from "../shared/offsets.ts";
+import { notReady } from "./protocol.ts";
 import type { RecentWindow } from "./window.ts";
 
 const PAGE = 500;
+/** How long a subscriber from a node further ahead waits for this one to catch up before being told to retry. */
+const CATCH_UP_MS = 30_000;
 
 export interface RecoveryTarget {
   emit(envelope: Envelope): void;
@@ -59,6 +64,8 @@ export async function replayThenJoin(
     return { recovered, position: tail.position() };
   };
   let usedBus = false;
+  let checkedAhead = false;
+  const waitUntil = Date.now() + CATCH_UP_MS;
   let after = since.offset;
   for (;;) {
     const current = tail.position();
@@ -67,7 +74,16 @@ export async function replayThenJoin(
       return done(false);
     }
     if (after > current.offset && target.connected()) {
-      // The subscriber comes from a node that is ahead of this one: wait, or the live stream would repeat what it has.
+      // The subscriber comes from a node that is ahead of this one: wait, or the live stream would repeat
+      // what it has. A position past the bus's newest offset was never real: refuse it rather than wait.
+      if (!checkedAhead) {
+        checkedAhead = true;
+        const newest = await newestPosition(bus);
+        if (newest === null || newest.epoch !== since.epoch || since.offset > newest.offset) {
+          throw new TailcastError(ErrorCode.invalidRequest, "`since` is ahead of everything the bus holds.");
+        }
+      }
+      if (Date.now() > waitUntil) throw notReady();
       await tail.advanced();
       continue;
     }

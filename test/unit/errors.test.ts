@@ -28,6 +28,7 @@ describe("TailcastError", () => {
   const expectedStatus: Record<ErrorCode, number> = {
     invalid_json: 400,
     token_expired: 401,
+    headers_too_large: 431,
     invalid_idempotency_key: 400,
     idempotency_key_reused: 422,
     idempotency_in_progress: 409,

@@ -1,0 +1,60 @@
+/**
+ * A Node HTTP server for a fetch-style app, whose every refusal has the standard error shape (brief
+ * §2) — also the two that never reach the app: a request Node's parser rejects (bad bytes in the
+ * request line, oversized headers) and one @hono/node-server cannot turn into a `Request` (a malformed
+ * URL or Host), which its own `serve()` answers with a bare 400.
+ */
+import { createServer, type Server, type ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
+import { getRequestListener } from "@hono/node-server";
+import { type ErrorCode as Code, ErrorCode } from "./errors.ts";
+
+type Fetch = (request: Request) => Response | Promise<Response>;
+
+const MALFORMED = "Malformed HTTP request (request line, URL or headers).";
+
+function errorJson(code: Code, message: string): string {
+  return JSON.stringify({ error: { code, message } });
+}
+
+function malformed(): Response {
+  return new Response(errorJson(ErrorCode.invalidRequest, MALFORMED), {
+    status: 400,
+    headers: { "content-type": "application/json", connection: "close" },
+  });
+}
+
+function refuseUnparsable(err: NodeJS.ErrnoException, socket: Duplex): void {
+  // Bytes after a request the app is still answering (more than its Content-Length said): let that
+  // response finish, then hang up — a second response would be read as the answer to the next request.
+  const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (inFlight) {
+    if (!inFlight.headersSent) inFlight.shouldKeepAlive = false;
+    inFlight.once("finish", () => socket.end());
+    return;
+  }
+  if (!socket.writable || err.code === "ECONNRESET") {
+    socket.destroy();
+    return;
+  }
+  const [status, reason, body] =
+    err.code === "HPE_HEADER_OVERFLOW"
+      ? [
+          431,
+          "Request Header Fields Too Large",
+          errorJson(ErrorCode.headersTooLarge, "Request headers are too large."),
+        ]
+      : [400, "Bad Request", errorJson(ErrorCode.invalidRequest, MALFORMED)];
+  // A HEAD request gets no body, even when its request line is broken: the client would read one as junk.
+  const raw = (err as NodeJS.ErrnoException & { rawPacket?: Buffer }).rawPacket;
+  const head = raw?.toString("latin1", 0, 5) === "HEAD ";
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${head ? "" : body}`,
+  );
+}
+
+export function createHttpServer(fetch: Fetch): Server {
+  const server = createServer(getRequestListener(fetch, { errorHandler: async () => malformed() }));
+  server.on("clientError", refuseUnparsable);
+  return server;
+}
