@@ -93,17 +93,9 @@ describe("honest gaps (G5)", () => {
       process.kill(node.pid, "SIGCONT");
     }
     const live = await publish(ingest, "frozen", "after the gap");
-    const got = await s
-      .waitFor(1, { channel: "frozen", timeoutMs: 30_000 })
-      .then(() =>
-        s.waitFor(
-          s.received.filter((m) => m.channel === "frozen" && m.offset <= (live.body.offset as number)).length,
-        ),
-      );
     await expect
       .poll(async () => s.received.some((m) => m.id === live.body.id), { timeout: 30_000 })
       .toBe(true);
-    expect(got.length).toBeGreaterThan(0);
     const after = await stats(node);
     expect(after.tail.gaps).toBeGreaterThan(before.tail.gaps);
     expect(after.tail.missed).toBeGreaterThan(before.tail.missed);
