@@ -1,8 +1,9 @@
 /**
  * The fan-out: one small interface between the tail loop and the transports. Each transport
- * (Socket.IO rooms now, /ws next) implements it; the node delivers every envelope to all of them.
+ * (Socket.IO rooms, /ws channel sets) implements it; the node delivers every envelope to all of them.
  */
 import type { Server } from "socket.io";
+import { WebSocket } from "ws";
 import type { Envelope } from "../shared/message.ts";
 import { type ClientToServerEvents, roomOf, type ServerToClientEvents } from "./protocol.ts";
 
@@ -27,5 +28,34 @@ export class CompositeFanout implements Fanout {
   }
   deliver(envelope: Envelope): void {
     for (const t of this.#targets) t.deliver(envelope);
+  }
+}
+
+/** /ws channel membership (tailer/ws.ts joins and leaves); each message is encoded once for all sockets. */
+export class WsFanout implements Fanout {
+  readonly #channels = new Map<string, Set<WebSocket>>();
+
+  join(ws: WebSocket, channel: string): void {
+    let sockets = this.#channels.get(channel);
+    if (sockets === undefined) {
+      sockets = new Set();
+      this.#channels.set(channel, sockets);
+    }
+    sockets.add(ws);
+  }
+
+  leave(ws: WebSocket, channel: string): void {
+    const sockets = this.#channels.get(channel);
+    if (sockets === undefined) return;
+    sockets.delete(ws);
+    if (sockets.size === 0) this.#channels.delete(channel);
+  }
+
+  deliver(envelope: Envelope): void {
+    const sockets = this.#channels.get(envelope.channel);
+    if (sockets === undefined || sockets.size === 0) return;
+    // The same bytes to every socket: fan-out cost must not grow with JSON work.
+    const frame = Buffer.from(JSON.stringify({ type: "message", ...envelope }));
+    for (const ws of sockets) if (ws.readyState === WebSocket.OPEN) ws.send(frame, { binary: false });
   }
 }

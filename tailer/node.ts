@@ -121,7 +121,7 @@ export async function startTailerNode(
       foreignPrefixes: [`${io.path()}/`],
     },
   });
-  const fanout = new CompositeFanout([new SocketIoFanout(io), ws]);
+  const fanout = new CompositeFanout([new SocketIoFanout(io), ws.fanout]);
 
   http.listen(config.port, config.host);
   await once(http, "listening");

@@ -3,6 +3,8 @@
  * validation of what clients send. Pure: a malformed request becomes an error reply, never a throw
  * that escapes to the transport.
  */
+import type { IncomingMessage } from "node:http";
+import type { RawData } from "ws";
 import { ErrorCode, TailcastError } from "../shared/errors.ts";
 import { type Envelope, type MessageLimits, validateChannel } from "../shared/message.ts";
 import { isValidOffset, type Position } from "../shared/offsets.ts";
@@ -149,4 +151,25 @@ export function parseWsFrame(text: string): WsRequest {
   if (id === null)
     throw new WsFrameError(null, "`id` must be a non-empty string (at most 64 characters) or a number.");
   return { type: frame.type, id, body: frame };
+}
+
+/** The text of a /ws frame; binary frames are refused. */
+export function frameText(data: RawData, isBinary: boolean): string {
+  if (isBinary) throw new WsFrameError(null, "Frames must be JSON text, not binary.");
+  const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+  return bytes.toString();
+}
+/** The path of an upgrade request's URL, or null when it is not a URL at all. */
+export function pathnameOf(url: string): string | null {
+  try {
+    return new URL(url, "http://localhost").pathname;
+  } catch {
+    return null;
+  }
+}
+/** A /ws token: `?token=` (browsers cannot set headers on a WebSocket) or an Authorization header. */
+export function tokenOf(req: IncomingMessage): string | undefined {
+  const query = new URL(req.url ?? "/", "http://localhost").searchParams.get("token");
+  if (query) return query;
+  return /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? "")?.[1];
 }

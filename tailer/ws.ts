@@ -20,28 +20,25 @@ import type { TokenVerifier } from "../shared/auth/jwt.ts";
 import type { BusDoc } from "../shared/bus/doc.ts";
 import { ErrorCode, TailcastError } from "../shared/errors.ts";
 import type { Logger } from "../shared/log.ts";
-import type { Envelope, MessageLimits } from "../shared/message.ts";
+import type { MessageLimits } from "../shared/message.ts";
 import type { Position } from "../shared/offsets.ts";
 import { ConnectionAccess, originAllowed, tokenExpired } from "./access.ts";
-import type { Fanout } from "./fanout.ts";
+import { type Fanout, WsFanout } from "./fanout.ts";
 import {
   errorReply,
+  frameText,
   notReady,
   parseSubscribe,
   parseUnsubscribe,
   parseWsFrame,
+  pathnameOf,
+  tokenOf,
   WsFrameError,
   type WsRequest,
   type WsRequestId,
   type WsServerFrame,
 } from "./protocol.ts";
 import { replayThenJoin, type TailView } from "./recovery.ts";
-
-function tokenOf(req: IncomingMessage): string | undefined {
-  const query = new URL(req.url ?? "/", "http://localhost").searchParams.get("token");
-  if (query) return query;
-  return /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? "")?.[1];
-}
 
 export const WS_PATH = "/ws";
 
@@ -88,27 +85,13 @@ interface Peer {
   subs: Map<string, symbol>;
 }
 
-function frameText(data: RawData, isBinary: boolean): string {
-  if (isBinary) throw new WsFrameError(null, "Frames must be JSON text, not binary.");
-  const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
-  return bytes.toString();
-}
-
-function pathnameOf(url: string): string | null {
-  try {
-    return new URL(url, "http://localhost").pathname;
-  } catch {
-    return null;
-  }
-}
-
 /** The /ws endpoint of one node; also the fan-out to its sockets. */
-export class WsEndpoint implements Fanout {
+export class WsEndpoint {
   readonly #wss: WebSocketServer;
   readonly #deps: WsDeps;
   readonly #options: WsOptions;
   readonly #peers = new Map<WebSocket, Peer>();
-  readonly #channels = new Map<string, Set<WebSocket>>();
+  readonly #rooms = new WsFanout();
   readonly #heartbeat: NodeJS.Timeout;
   #closing = false;
 
@@ -122,16 +105,13 @@ export class WsEndpoint implements Fanout {
     this.#heartbeat.unref();
   }
 
-  get clientsCount(): number {
-    return this.#peers.size;
+  /** Delivers messages to this endpoint's subscribers. */
+  get fanout(): Fanout {
+    return this.#rooms;
   }
 
-  deliver(envelope: Envelope): void {
-    const sockets = this.#channels.get(envelope.channel);
-    if (sockets === undefined || sockets.size === 0) return;
-    // Encoded once and the same bytes sent to every socket: fan-out cost must not grow with JSON work.
-    const frame = Buffer.from(JSON.stringify({ type: "message", ...envelope }));
-    for (const ws of sockets) if (ws.readyState === WebSocket.OPEN) ws.send(frame, { binary: false });
+  get clientsCount(): number {
+    return this.#peers.size;
   }
 
   /** Node shutdown: every peer gets 1001 so it reconnects elsewhere; stragglers are cut off after a grace period. */
@@ -205,7 +185,7 @@ export class WsEndpoint implements Fanout {
       peer.alive = true;
     });
     ws.on("close", () => {
-      for (const channel of peer.subs.keys()) this.#leave(ws, channel);
+      for (const channel of peer.subs.keys()) this.#rooms.leave(ws, channel);
       this.#peers.delete(ws);
       access.close();
       release();
@@ -248,7 +228,7 @@ export class WsEndpoint implements Fanout {
     try {
       if (request.type === "unsubscribe") {
         const { channel } = parseUnsubscribe(request.body, this.#deps.limits);
-        this.#leave(ws, channel);
+        this.#rooms.leave(ws, channel);
         peer.subs.delete(channel);
         peer.access.channels.delete(channel);
         return this.#send(ws, { type: "unsubscribed", id, channel });
@@ -256,7 +236,7 @@ export class WsEndpoint implements Fanout {
       if (request.type === "refresh") {
         const { expiresAt, revoked } = await peer.access.refresh(request.body.token);
         for (const channel of revoked) {
-          this.#leave(ws, channel);
+          this.#rooms.leave(ws, channel);
           peer.subs.delete(channel);
         }
         return this.#send(ws, { type: "refreshed", id, expiresAt, revoked });
@@ -275,14 +255,14 @@ export class WsEndpoint implements Fanout {
     }
     peer.access.admit(channel);
     // A repeated subscribe starts over: leave first, so a replay never doubles the live stream.
-    this.#leave(ws, channel);
+    this.#rooms.leave(ws, channel);
     const token = Symbol(channel);
     peer.subs.set(channel, token);
     const current = () => ws.readyState === WebSocket.OPEN && peer.subs.get(channel) === token;
     const join = () => {
       if (!current()) return;
       peer.access.channels.add(channel);
-      this.#join(ws, channel);
+      this.#rooms.join(ws, channel);
     };
     let outcome: { recovered: boolean; position: Position };
     if (since === null) {
@@ -307,22 +287,6 @@ export class WsEndpoint implements Fanout {
     }
     const { offset, epoch } = outcome.position;
     this.#send(ws, { type: "subscribed", id, channel, offset, epoch, recovered: outcome.recovered });
-  }
-
-  #join(ws: WebSocket, channel: string): void {
-    let sockets = this.#channels.get(channel);
-    if (sockets === undefined) {
-      sockets = new Set();
-      this.#channels.set(channel, sockets);
-    }
-    sockets.add(ws);
-  }
-
-  #leave(ws: WebSocket, channel: string): void {
-    const sockets = this.#channels.get(channel);
-    if (sockets === undefined) return;
-    sockets.delete(ws);
-    if (sockets.size === 0) this.#channels.delete(channel);
   }
 }
 
