@@ -65,6 +65,8 @@ export async function replayThenJoin(
   };
   let usedBus = false;
   let checkedAhead = false;
+  // False once part of the range is known to be evicted; what is still retained is replayed anyway (brief §2).
+  let complete = true;
   const waitUntil = Date.now() + CATCH_UP_MS;
   let after = since.offset;
   for (;;) {
@@ -92,19 +94,16 @@ export async function replayThenJoin(
       for (const envelope of window.after(channel, after)) target.emit(envelope);
       target.join();
       if (stats && !usedBus) stats.fromWindow++;
-      return done(true);
+      return done(complete);
     }
     if (after === current.offset) {
       target.join();
-      return done(true);
+      return done(complete);
     }
     if (!usedBus) {
       usedBus = true;
       if (stats) stats.fromBus++;
-      if (!(await isRecoverable(bus, { offset: after, epoch: since.epoch }))) {
-        target.join();
-        return done(false);
-      }
+      complete = await isRecoverable(bus, { offset: after, epoch: since.epoch });
     }
     const page = await readRange(bus, channel, after, current.offset, PAGE);
     if (!target.connected()) return { recovered: false, position: current };

@@ -36,6 +36,13 @@ export interface AppendOptions {
 /** A message for the bus, with its scoped idempotency key if it has one. */
 export type AppendItem = OutgoingMessage & { ik?: string };
 
+/**
+ * FerretDB v1.24 applies an ordered insertMany in batches of 100 and goes on with later batches after
+ * an error in an earlier one, so "everything before the first error" would not hold for larger
+ * inserts. Chunks of 100 keep ordered semantics there; MongoDB is unaffected either way.
+ */
+const INSERT_CHUNK = 100;
+
 interface Pending {
   messages: AppendItem[];
   resolve: (r: Appended[]) => void;
@@ -88,8 +95,10 @@ export class BusWriter {
     let failure: unknown;
     try {
       const bus = await this.#bus();
-      for (let attempt = 0; written.length < messages.length; attempt++) {
-        if (attempt >= this.#options.maxAttempts) {
+      // The newest offset this writer itself just committed: the next chunk can follow it unread.
+      let head: { offset: number; epoch: string } | null = null;
+      for (let lost = 0; written.length < messages.length; ) {
+        if (lost >= this.#options.maxAttempts) {
           throw new TailcastError(
             ErrorCode.busUnavailable,
             "The bus is too busy to accept the message; retry.",
@@ -98,8 +107,8 @@ export class BusWriter {
             },
           );
         }
-        const newest = await newestPosition(bus);
-        if (newest === null) {
+        head ??= await newestPosition(bus);
+        if (head === null) {
           throw new TailcastError(
             ErrorCode.busUnavailable,
             "The bus is empty or missing; it is being set up.",
@@ -108,13 +117,14 @@ export class BusWriter {
             },
           );
         }
-        const rest = messages.slice(written.length);
+        const chunk = messages.slice(written.length, written.length + INSERT_CHUNK);
         const ts = new Date();
-        const offsets = offsetsAfter(newest.offset, rest.length);
-        const docs: MessageDoc[] = rest.map((m, i) => ({
+        const offsets = offsetsAfter(head.offset, chunk.length);
+        const epoch: string = head.epoch;
+        const docs: MessageDoc[] = chunk.map((m, i) => ({
           _id: ids[written.length + i] as string,
           offset: offsets[i] as number,
-          epoch: newest.epoch,
+          epoch,
           channel: m.channel,
           event: m.event,
           data: m.data,
@@ -124,12 +134,15 @@ export class BusWriter {
         try {
           await bus.insertMany(docs, { ordered: true, writeConcern: this.#options.writeConcern });
           written.push(...docs);
+          head = { offset: (docs.at(-1) as MessageDoc).offset, epoch };
         } catch (err) {
           // Lost the race for an offset. An ordered insert stops at the first failure, so what came
           // before it is in the bus — acknowledged unless the write concern failed too.
           if (!isDuplicateKey(err) || hasWriteConcernError(err)) throw err;
-          written.push(...docs.slice(0, insertedCount(err)));
-          if (attempt > 0) await sleep(backoffDelay(attempt, { initialMs: 2, maxMs: 50 }));
+          written.push(...docs.slice(0, firstFailure(err)));
+          head = null;
+          lost++;
+          if (lost > 1) await sleep(backoffDelay(lost, { initialMs: 2, maxMs: 50 }));
         }
       }
     } catch (err) {
@@ -152,8 +165,14 @@ export class BusWriter {
   }
 }
 
-function insertedCount(err: unknown): number {
-  const result = (err as { result?: { insertedCount?: unknown } }).result;
+/** Index of the first document an ordered insert refused: all before it were written. */
+function firstFailure(err: unknown): number {
+  const { writeErrors, result } = err as { writeErrors?: unknown; result?: { insertedCount?: unknown } };
+  const list = (Array.isArray(writeErrors) ? writeErrors : [writeErrors]) as Array<
+    { index?: unknown } | undefined
+  >;
+  const indexes = list.map((e) => e?.index).filter((i): i is number => typeof i === "number");
+  if (indexes.length > 0) return Math.min(...indexes);
   return typeof result?.insertedCount === "number" ? result.insertedCount : 0;
 }
 

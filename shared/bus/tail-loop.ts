@@ -39,7 +39,7 @@ export interface TailStats {
   reopens: number;
   gaps: number;
   missed: number;
-  /** Documents a cursor skipped that were read back from the bus instead of being reported as a gap. */
+  /** Documents read back from the bus directly because the cursor skipped them (not reported as a gap). */
   refilled: number;
   lastError: string | null;
   /** The open cursor, for operators (and tests) that want to kill it from outside. */
@@ -155,7 +155,9 @@ export class BusTail {
         { ...COMMAND_OPTIONS, signal },
       );
       this.#cursorId = more.cursor.id as Long;
-      await this.#consume(bus, more.cursor.nextBatch as BusDoc[]);
+      const batch = more.cursor.nextBatch as BusDoc[];
+      if (batch.length > 0) await this.#consume(bus, batch);
+      else await this.#catchUp(bus);
     }
     // The server closed the cursor without an error (for await would just end here): re-open.
     return true;
@@ -200,6 +202,23 @@ export class BusTail {
       this.#position = { offset: doc.offset, epoch: doc.epoch };
       if (!isSentinel(doc)) this.#events.onMessage(toEnvelope(doc));
     }
+  }
+
+  /**
+   * An empty getMore should mean "nothing new". FerretDB's awaitData can lose a batch its cursor moved
+   * past (see #consume), and with no later message to reveal the jump the last ones would sit
+   * undelivered through a quiet period. So an empty batch is checked against the newest offset, and
+   * anything between is read directly; what the cursor returns later is dropped as a duplicate.
+   */
+  async #catchUp(bus: Collection<BusDoc>): Promise<void> {
+    const position = this.#position;
+    const newest = await newestPosition(bus);
+    if (!position || !newest || newest.epoch !== position.epoch || newest.offset <= position.offset) return;
+    const missing = await bus
+      .find({ offset: { $gt: position.offset, $lte: newest.offset } }, { sort: { offset: 1 } })
+      .toArray();
+    this.#stats.refilled += missing.length;
+    await this.#consume(bus, missing);
   }
 
   /** Nothing at or after our offset: the bus was recreated (new epoch, offsets from 0 again). */
