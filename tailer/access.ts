@@ -31,6 +31,8 @@ export class ConnectionAccess {
   /** Verifies the connect-time token; throws `unauthorized` (auth off: everyone may connect). */
   static async open(token: unknown, options: AccessOptions): Promise<ConnectionAccess> {
     const subscriber = options.verifier === "off" ? null : await options.verifier.verify(token);
+    // Accepted within the clock tolerance but already past `exp`: refuse now rather than cut it at once.
+    if (subscriber && subscriber.expiresAt <= Date.now()) throw tokenExpired();
     return new ConnectionAccess(subscriber, options);
   }
 
