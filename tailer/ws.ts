@@ -2,16 +2,10 @@
  * Plain WebSocket on the tailer (brief §2): path `/ws` on the node's own HTTP server, JSON text frames,
  * the same validation, readiness rule and recovery (`since`) as Socket.IO.
  *
- * Close codes the server uses:
- * - 1000 normal: either side closed on purpose.
- * - 1001 going away: this node is shutting down; reconnect (to any node, with `since`).
- * - 1007 invalid data: a text frame that is not UTF-8 (closed by `ws`).
- * - 1008 policy violation: no valid token at connect, or the token expired without a refresh (an
- *   error frame with code `unauthorized` / `token_expired` comes first).
- * - 1009 too big: a frame over `maxPayload` (closed by `ws`).
- * - 1011 internal error: an unexpected failure on this node.
- * A peer that misses a heartbeat is terminated without a close frame (the client sees 1006).
- */
+ * Close codes: 1000 normal; 1001 this node is shutting down (reconnect anywhere, with `since`); 1007
+ * a text frame that is not UTF-8 and 1009 a frame over `maxPayload` (both sent by `ws`); 1008 no valid
+ * token at connect or a token expired without refresh (after an `unauthorized` / `token_expired` error
+ * frame); 1011 an unexpected failure here. A peer that misses a heartbeat is dropped (the client sees 1006). */
 import type { Server as HttpServer, IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Collection } from "mongodb";
@@ -154,6 +148,11 @@ export class WsEndpoint {
    */
   async #accept(ws: WebSocket, req: IncomingMessage): Promise<void> {
     ws.on("error", (err) => this.#deps.log.debug("ws peer error", { err }));
+    // Frames sent right after the handshake arrive while the token is being checked: keep them, or
+    // `ws` would emit them to no listener and a client's first subscribe would vanish.
+    const early: Array<[RawData, boolean]> = [];
+    const hold = (data: RawData, isBinary: boolean) => early.push([data, isBinary]);
+    ws.on("message", hold);
     const refuse = (err: unknown) => {
       this.#send(ws, { type: "error", id: null, error: errorReply(err).error });
       ws.close(1008, "policy violation");
@@ -190,12 +189,15 @@ export class WsEndpoint {
       access.close();
       release();
     });
-    ws.on("message", (data, isBinary) => {
+    const handle = (data: RawData, isBinary: boolean) => {
       this.#handle(ws, peer, data, isBinary).catch((err: unknown) => {
         this.#deps.log.error("ws request failed", { err });
         ws.close(1011, "internal error");
       });
-    });
+    };
+    ws.off("message", hold);
+    ws.on("message", handle);
+    for (const [data, isBinary] of early) handle(data, isBinary);
   }
 
   #beat(): void {
