@@ -12,6 +12,7 @@ import { ensureBus } from "../shared/bus/collection.ts";
 import type { BusDoc } from "../shared/bus/doc.ts";
 import { ensureIdempotencyStore, IdempotencyStore } from "../shared/bus/idempotency.ts";
 import { type IngestConfig, loadIngestConfig } from "../shared/config.ts";
+import { cachedUntilFailure } from "../shared/lazy.ts";
 import { createLogger, type Logger } from "../shared/log.ts";
 import { createMongo, type MongoHandle } from "../shared/mongo.ts";
 import { createRateLimiter } from "../shared/rate-limit.ts";
@@ -52,40 +53,18 @@ export function createIngestRuntime(env: Env = process.env, log = createLogger("
       historyTokens: jwt !== undefined,
     });
   const mongo = createMongo(config.bus.mongodbUri, config.bus.db, "tailcast-functions");
-  let busReady: Promise<Collection<BusDoc>> | undefined;
-  const bus = () => {
-    busReady ??= mongo
-      .db()
-      .then((db) => ensureBus(db, config.bus, log))
-      .catch((err) => {
-        busReady = undefined;
-        throw err;
+  const bus = cachedUntilFailure(async () => ensureBus(await mongo.db(), config.bus, log));
+  const idempotency = cachedUntilFailure(() =>
+    Promise.all([mongo.db(), bus()]).then(async ([db, b]) => {
+      const keys = await ensureIdempotencyStore(db, config.bus.collection, config.idempotencyWindowSec, log);
+      return new IdempotencyStore(keys, b, {
+        windowSec: config.idempotencyWindowSec,
+        // Longer than an append can take (server selection + write concern timeout).
+        pendingTimeoutMs: config.bus.writeTimeoutMs + 15_000,
+        waitMs: 10_000,
       });
-    return busReady;
-  };
-  let store: Promise<IdempotencyStore> | undefined;
-  const idempotency = () => {
-    store ??= Promise.all([mongo.db(), bus()])
-      .then(async ([db, b]) => {
-        const keys = await ensureIdempotencyStore(
-          db,
-          config.bus.collection,
-          config.idempotencyWindowSec,
-          log,
-        );
-        return new IdempotencyStore(keys, b, {
-          windowSec: config.idempotencyWindowSec,
-          // Longer than an append can take (server selection + write concern timeout).
-          pendingTimeoutMs: config.bus.writeTimeoutMs + 15_000,
-          waitMs: 10_000,
-        });
-      })
-      .catch((err) => {
-        store = undefined;
-        throw err;
-      });
-    return store;
-  };
+    }),
+  );
   const writer = new BusWriter(bus, {
     writeConcern: { w: config.bus.writeConcern, wtimeoutMS: config.bus.writeTimeoutMs },
     maxDocsPerInsert: 1000,

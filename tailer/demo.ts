@@ -7,13 +7,13 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { Hono } from "hono";
 import type { TailerConfig } from "../shared/config.ts";
+import { cachedUntilFailure } from "../shared/lazy.ts";
 
 const page = readFileSync(new URL("./public/index.html", import.meta.url), "utf8");
 
-let bundle: Promise<string> | undefined;
 /** The TypeScript client as one browser module, built on first request (esbuild, well under a second). */
-function clientBundle(): Promise<string> {
-  bundle ??= build({
+const clientBundle = cachedUntilFailure(() =>
+  build({
     entryPoints: [fileURLToPath(new URL("../client/index.ts", import.meta.url))],
     bundle: true,
     format: "esm",
@@ -22,12 +22,8 @@ function clientBundle(): Promise<string> {
     write: false,
     // The demo uses the /ws transport; the Socket.IO one is loaded on demand and left out.
     external: ["socket.io-client"],
-  }).then((r) => r.outputFiles[0]?.text ?? "");
-  bundle.catch(() => {
-    bundle = undefined;
-  });
-  return bundle;
-}
+  }).then((r) => r.outputFiles[0]?.text ?? ""),
+);
 
 export function demoRoutes(config: TailerConfig, authOff: boolean): Hono {
   const app = new Hono();

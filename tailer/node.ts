@@ -5,15 +5,14 @@
 import { EventEmitter, once } from "node:events";
 import type { AddressInfo } from "node:net";
 import { Hono } from "hono";
-import type { Collection } from "mongodb";
 import type { TokenVerifier } from "../shared/auth/jwt.ts";
 import { backoffDelay, defaultBackoff, sleep } from "../shared/backoff.ts";
 import { ensureBus, newestPosition } from "../shared/bus/collection.ts";
-import type { BusDoc } from "../shared/bus/doc.ts";
 import { BusTail } from "../shared/bus/tail-loop.ts";
 import type { TailerConfig } from "../shared/config.ts";
 import { isTailcastError } from "../shared/errors.ts";
 import { createHttpServer } from "../shared/http-server.ts";
+import { cachedUntilFailure } from "../shared/lazy.ts";
 import type { Logger } from "../shared/log.ts";
 import { createMongo } from "../shared/mongo.ts";
 import type { Position } from "../shared/offsets.ts";
@@ -49,14 +48,7 @@ export async function startTailerNode(
   let lag: Lag | null = null;
   let lastDeliveredTs: Date | null = null;
 
-  let busReady: Promise<Collection<BusDoc>> | undefined;
-  const bus = () => {
-    busReady ??= mongo.db().then((db) => ensureBus(db, config.bus, log));
-    busReady.catch(() => {
-      busReady = undefined;
-    });
-    return busReady;
-  };
+  const bus = cachedUntilFailure(async () => ensureBus(await mongo.db(), config.bus, log));
   const tailView = {
     live: () => tail?.stats.live === true,
     /** Subscribers can join once the node knows its position, even while its cursor re-opens. */
