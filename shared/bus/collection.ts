@@ -3,7 +3,7 @@
  * one document. Safe to run from many processes at once; never drops or converts user data.
  */
 import { randomUUID } from "node:crypto";
-import type { Collection, Db } from "mongodb";
+import type { Collection, CreateIndexesOptions, Db, IndexSpecification } from "mongodb";
 import { ErrorCode, TailcastError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { BusDoc, SentinelDoc } from "./doc.ts";
@@ -16,6 +16,15 @@ export interface BusShape {
 }
 
 const NAMESPACE_EXISTS = 48;
+
+const BUS_INDEXES: ReadonlyArray<[IndexSpecification, CreateIndexesOptions & { name: string }]> = [
+  // The unique index is what serializes offset assignment between writers (docs/offsets.md).
+  [{ offset: 1 }, { unique: true, name: "offset_1" }],
+  // History and client recovery read one channel's range without scanning the others.
+  [{ channel: 1, offset: 1 }, { name: "channel_1_offset_1" }],
+  // Finds the message an interrupted idempotent publish may have left (shared/bus/idempotency.ts).
+  [{ ik: 1 }, { name: "ik_1", sparse: true }],
+];
 
 async function collectionOptions(db: Db, name: string): Promise<Record<string, unknown> | null> {
   const [info] = await db.listCollections({ name }, { nameOnly: false }).toArray();
@@ -56,12 +65,12 @@ export async function ensureBus(db: Db, shape: BusShape, log?: Logger): Promise<
     });
   }
   const bus = db.collection<BusDoc>(shape.collection);
-  // The unique index is what serializes offset assignment between writers (docs/offsets.md).
-  await bus.createIndex({ offset: 1 }, { unique: true, name: "offset_1" });
-  // History and client recovery read one channel's range without scanning the others.
-  await bus.createIndex({ channel: 1, offset: 1 }, { name: "channel_1_offset_1" });
-  // Finds the message an interrupted idempotent publish may have left (shared/bus/idempotency.ts).
-  await bus.createIndex({ ik: 1 }, { name: "ik_1", sparse: true });
+  // Only missing indexes are created: a node that starts against a set-up bus then writes nothing
+  // (on FerretDB's SQLite backend a needless write can wait on "database is locked" behind open cursors).
+  const existing = new Set((await bus.listIndexes().toArray()).map((i) => i.name as string));
+  for (const [keys, options] of BUS_INDEXES) {
+    if (!existing.has(options.name)) await bus.createIndex(keys, options);
+  }
   if ((await bus.findOne({}, { projection: { _id: 1 } })) === null) {
     const epoch = randomUUID();
     const sentinel: SentinelDoc = {
