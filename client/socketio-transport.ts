@@ -3,7 +3,7 @@
  * load it; it must be installed to use this transport.
  */
 import type { Socket } from "socket.io-client";
-import type { ClientToServerEvents, ServerToClientEvents } from "../tailer/protocol.ts";
+import type { ClientToServerEvents, ServerToClientEvents } from "../shared/protocol/replies.ts";
 import { type Connect, type Connection, ConnectRefused, isEnvelope } from "./transport.ts";
 
 export const socketIoConnect: Connect = async ({ url, token, timeoutMs, handlers }) => {

@@ -4,7 +4,7 @@
  */
 import type { Envelope } from "../shared/message.ts";
 import type { Position } from "../shared/offsets.ts";
-import type { SubscribeAck } from "../tailer/protocol.ts";
+import type { SubscribeAck } from "../shared/protocol/replies.ts";
 
 export type { SubscribeAck };
 
@@ -51,21 +51,4 @@ export function isEnvelope(v: unknown): v is Envelope {
     typeof e.epoch === "string" &&
     typeof e.offset === "number"
   );
-}
-
-/** Rejects after `ms` unless `promise` settles first. */
-export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-    promise.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        reject(err);
-      },
-    );
-  });
 }

@@ -92,7 +92,10 @@ export function isTailcastError(err: unknown): err is TailcastError {
   return err instanceof TailcastError;
 }
 
-/** The wire shape for anything thrown: known errors keep their code, the rest never leak details. */
+/**
+ * The wire shape for anything thrown — the one place an error becomes `{ error: { code, message } }`
+ * (HTTP bodies, Socket.IO acks, /ws frames): known errors keep their code, the rest never leak details.
+ */
 export function toErrorBody(err: unknown): {
   status: number;
   body: ErrorBody;
@@ -104,4 +107,9 @@ export function toErrorBody(err: unknown): {
     body: { error: { code: ErrorCode.internal, message: "Internal error." } },
     retryAfter: undefined,
   };
+}
+
+/** Just the `{ error: { code, message } }` of `toErrorBody`. */
+export function errorBody(err: unknown): ErrorBody {
+  return toErrorBody(err).body;
 }

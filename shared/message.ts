@@ -5,6 +5,7 @@
  * the publisher sent.
  */
 import { ErrorCode, TailcastError } from "./errors.ts";
+import { isPlainObject } from "./json.ts";
 
 /** What every subscriber receives. */
 export interface Envelope {
@@ -131,10 +132,6 @@ export function measureJson(value: unknown): { depth: number; finite: boolean } 
 
 export function jsonDepth(value: unknown): number {
   return measureJson(value).depth;
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 /** Validates `{ event?, data }` for `channel`; throws a TailcastError naming the first problem. */

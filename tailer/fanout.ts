@@ -5,7 +5,10 @@
 import type { Server } from "socket.io";
 import { WebSocket } from "ws";
 import type { Envelope } from "../shared/message.ts";
-import { type ClientToServerEvents, roomOf, type ServerToClientEvents } from "./protocol.ts";
+import type { ClientToServerEvents, ServerToClientEvents } from "../shared/protocol/replies.ts";
+
+/** Socket.IO room of a channel; prefixed so it can never collide with a socket id room. */
+export const roomOf = (channel: string) => `ch:${channel}`;
 
 export interface Fanout {
   deliver(envelope: Envelope): void;

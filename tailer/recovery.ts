@@ -14,10 +14,15 @@ import { isRecoverable, readRange } from "../shared/bus/history.ts";
 import { ErrorCode, TailcastError } from "../shared/errors.ts";
 import type { Envelope } from "../shared/message.ts";
 import type { Position } from "../shared/offsets.ts";
-import { notReady } from "./protocol.ts";
 import type { RecentWindow } from "./window.ts";
 
 const PAGE = 500;
+
+export function notReady(): TailcastError {
+  return new TailcastError(ErrorCode.busUnavailable, "This node is not following the bus yet; retry.", {
+    retryAfter: 1,
+  });
+}
 /** How long a subscriber from a node further ahead waits for this one to catch up before being told to retry. */
 const CATCH_UP_MS = 30_000;
 

@@ -10,17 +10,15 @@ import type { BusDoc } from "../shared/bus/doc.ts";
 import { ErrorCode, TailcastError } from "../shared/errors.ts";
 import type { Logger } from "../shared/log.ts";
 import type { MessageLimits } from "../shared/message.ts";
-import { ConnectionAccess, originAllowed, tokenExpired } from "./access.ts";
 import {
   type ClientToServerEvents,
   errorReply,
-  notReady,
-  parseSubscribe,
-  parseUnsubscribe,
-  roomOf,
   type ServerToClientEvents,
-} from "./protocol.ts";
-import { replayThenJoin, type TailView } from "./recovery.ts";
+} from "../shared/protocol/replies.ts";
+import { parseSubscribe, parseUnsubscribe } from "../shared/protocol/requests.ts";
+import { ConnectionAccess, originAllowed, tokenExpired } from "./access.ts";
+import { roomOf } from "./fanout.ts";
+import { notReady, replayThenJoin, type TailView } from "./recovery.ts";
 
 interface SocketData {
   access: ConnectionAccess;

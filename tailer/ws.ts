@@ -16,23 +16,19 @@ import { ErrorCode, TailcastError } from "../shared/errors.ts";
 import type { Logger } from "../shared/log.ts";
 import type { MessageLimits } from "../shared/message.ts";
 import type { Position } from "../shared/offsets.ts";
-import { ConnectionAccess, originAllowed, tokenExpired } from "./access.ts";
-import { type Fanout, WsFanout } from "./fanout.ts";
+import { errorReply } from "../shared/protocol/replies.ts";
+import { parseSubscribe, parseUnsubscribe } from "../shared/protocol/requests.ts";
 import {
-  errorReply,
-  frameText,
-  notReady,
-  parseSubscribe,
-  parseUnsubscribe,
   parseWsFrame,
-  pathnameOf,
-  tokenOf,
   WsFrameError,
   type WsRequest,
   type WsRequestId,
   type WsServerFrame,
-} from "./protocol.ts";
-import { replayThenJoin, type TailView } from "./recovery.ts";
+} from "../shared/protocol/ws-frames.ts";
+import { ConnectionAccess, originAllowed, tokenExpired } from "./access.ts";
+import { type Fanout, WsFanout } from "./fanout.ts";
+import { notReady, replayThenJoin, type TailView } from "./recovery.ts";
+import { frameText, pathnameOf, tokenOf } from "./ws-upgrade.ts";
 
 export const WS_PATH = "/ws";
 

@@ -5,6 +5,7 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { API_KEY_PREFIX, type KeyVerifier } from "../../shared/auth/api-keys.ts";
+import { bearerToken } from "../../shared/auth/bearer.ts";
 import {
   authorizeChannel,
   type ChannelAction,
@@ -32,7 +33,7 @@ export function callerAuth(options: AuthOptions): MiddlewareHandler<IngestEnv> {
       return next();
     }
     const header = c.req.header("authorization");
-    const token = /^Bearer\s+(\S+)$/i.exec(header ?? "")?.[1];
+    const token = bearerToken(header);
     const isKey = token?.startsWith(API_KEY_PREFIX) ?? false;
     if (
       c.req.method === "GET" &&

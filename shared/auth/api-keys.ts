@@ -11,6 +11,7 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { ErrorCode, TailcastError } from "../errors.ts";
 import type { Rate } from "../rate-limit.ts";
+import { bearerToken } from "./bearer.ts";
 import { type ChannelMatcher, compilePatterns, patternProblem } from "./channel-patterns.ts";
 
 export { authorizeChannel } from "./channel-patterns.ts";
@@ -162,16 +163,14 @@ function unauthorized(message: string): TailcastError {
   return new TailcastError(ErrorCode.unauthorized, message);
 }
 
-/** The key in `Authorization: Bearer <key>`; the scheme is case-insensitive (RFC 9110 §11.1). */
+/** The key in `Authorization: Bearer <key>` (see bearer.ts). */
 function bearerKey(header: string | undefined): string {
   if (header === undefined || header.trim() === "") {
     throw unauthorized("Missing API key: send `Authorization: Bearer <key>`.");
   }
-  const match = /^Bearer[ ]+([^\s]+)[ ]*$/i.exec(header.trim());
-  if (match?.[1] === undefined) {
-    throw unauthorized("Malformed Authorization header: expected `Bearer <key>`.");
-  }
-  return match[1];
+  const key = bearerToken(header);
+  if (key === undefined) throw unauthorized("Malformed Authorization header: expected `Bearer <key>`.");
+  return key;
 }
 
 export function createKeyVerifier(keys: readonly ApiKeyConfig[]): KeyVerifier {

@@ -7,7 +7,7 @@
 import { io, type Socket } from "socket.io-client";
 import type { Envelope } from "../../shared/message.ts";
 import type { Position } from "../../shared/offsets.ts";
-import type { SubscribeAck } from "../../tailer/protocol.ts";
+import type { SubscribeAck } from "../../shared/protocol/replies.ts";
 
 export type OkAck = Extract<SubscribeAck, { ok: true }>;
 

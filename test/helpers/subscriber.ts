@@ -2,7 +2,7 @@
 import { io, type Socket } from "socket.io-client";
 import type { Envelope } from "../../shared/message.ts";
 import type { Position } from "../../shared/offsets.ts";
-import type { SubscribeAck, UnsubscribeAck } from "../../tailer/protocol.ts";
+import type { SubscribeAck, UnsubscribeAck } from "../../shared/protocol/replies.ts";
 
 export interface Subscriber {
   socket: Socket;

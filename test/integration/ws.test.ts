@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import type { Component } from "../../infra/local/component.ts";
 import type { Envelope } from "../../shared/message.ts";
-import type { WsServerFrame } from "../../tailer/protocol.ts";
+import type { WsServerFrame } from "../../shared/protocol/ws-frames.ts";
 import { publish, startFunctions, startTailer, stopAll, testDbName } from "../helpers/stack.ts";
 import { connectSubscriber, type Subscriber } from "../helpers/subscriber.ts";
 

@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { ErrorCode, TailcastError } from "../../shared/errors.ts";
 import { defaultMessageLimits } from "../../shared/message.ts";
-import { errorReply, parseSubscribe, parseUnsubscribe, roomOf } from "../../tailer/protocol.ts";
+import { errorReply } from "../../shared/protocol/replies.ts";
+import { parseSubscribe, parseUnsubscribe } from "../../shared/protocol/requests.ts";
+import { roomOf } from "../../tailer/fanout.ts";
 
 const limits = { ...defaultMessageLimits };
 
