@@ -2,15 +2,8 @@
  * Publishing with optional idempotency keys (G7): claim every keyed message, append the ones this
  * request owns, record their receipts; replayed keys return the original receipt untouched.
  */
-import type { AppendItem, BusWriter } from "../shared/bus/append.ts";
-import {
-  type Claim,
-  fingerprint,
-  type IdempotencyStore,
-  type Receipt,
-  receiptOf,
-  scopedKey,
-} from "../shared/bus/idempotency.ts";
+import { type AppendItem, type BusWriter, type Receipt, receiptOf } from "../shared/bus/append.ts";
+import { type Claim, fingerprint, type IdempotencyStore, scopedKey } from "../shared/bus/idempotency.ts";
 import type { OutgoingMessage } from "../shared/message.ts";
 
 export interface PublishDeps {

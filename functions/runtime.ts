@@ -15,22 +15,13 @@ import { type IngestConfig, loadIngestConfig } from "../shared/config.ts";
 import { cachedUntilFailure } from "../shared/lazy.ts";
 import { createLogger, type Logger } from "../shared/log.ts";
 import { createMongo, type MongoHandle } from "../shared/mongo.ts";
+import { withTimeout } from "../shared/promises.ts";
 import { createRateLimiter } from "../shared/rate-limit.ts";
+import { createIngestApp } from "./app.ts";
 
 type Env = Record<string, string | undefined>;
 
 const READY_TIMEOUT_MS = 1500;
-
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  work.catch(() => {}); // settles after the timeout: nobody is waiting any more
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
-
-import { createIngestApp } from "./app.ts";
 
 export interface IngestRuntime {
   app: ReturnType<typeof createIngestApp>;

@@ -7,14 +7,14 @@
 import { createServer, type Server, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { getRequestListener } from "@hono/node-server";
-import { type ErrorCode as Code, ErrorCode } from "./errors.ts";
+import { type ErrorCode as Code, ErrorCode, errorBody, TailcastError } from "./errors.ts";
 
 type Fetch = (request: Request) => Response | Promise<Response>;
 
 const MALFORMED = "Malformed HTTP request (request line, URL or headers).";
 
 function errorJson(code: Code, message: string): string {
-  return JSON.stringify({ error: { code, message } });
+  return JSON.stringify(errorBody(new TailcastError(code, message)));
 }
 
 function malformed(): Response {

@@ -3,6 +3,7 @@
  * pool, and nothing connects at import time (the Hono app stays importable without a database).
  */
 import { type Db, MongoClient } from "mongodb";
+import { ignoreError } from "./promises.ts";
 
 export interface MongoHandle {
   db(): Promise<Db>;
@@ -21,7 +22,7 @@ export function createMongo(uri: string, dbName: string, appName: string): Mongo
         return c;
       } catch (err) {
         connecting = undefined;
-        await c.close().catch(() => {});
+        await c.close().catch(ignoreError); // the connect error is the one to report
         throw err;
       }
     })();

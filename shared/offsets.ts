@@ -12,11 +12,6 @@ export interface Position {
   epoch: string;
 }
 
-export interface Positioned {
-  offset: number;
-  epoch: string;
-}
-
 /** What a reader that has reached `position` should do with the next document it reads. */
 export type Step =
   | { kind: "duplicate" }
@@ -24,7 +19,7 @@ export type Step =
   | { kind: "gap"; missed: number }
   | { kind: "epoch_changed" };
 
-export function classifyStep(position: Position, doc: Positioned): Step {
+export function classifyStep(position: Position, doc: Position): Step {
   if (doc.epoch !== position.epoch) return { kind: "epoch_changed" };
   if (doc.offset <= position.offset) return { kind: "duplicate" };
   if (doc.offset === position.offset + 1) return { kind: "next" };

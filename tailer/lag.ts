@@ -9,7 +9,7 @@ export interface Lag {
 }
 
 export function computeLag(
-  newest: { offset: number; epoch: string; ts: Date },
+  newest: Position & { ts: Date },
   position: Position | null,
   lastDeliveredTs: Date | null,
   now: Date,

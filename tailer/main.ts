@@ -2,6 +2,7 @@
 import { AUTH_OFF_WARNING, requireSubscriberAuth } from "../shared/auth/mode.ts";
 import { loadTailerConfig } from "../shared/config.ts";
 import { createLogger } from "../shared/log.ts";
+import { ignoreError } from "../shared/promises.ts";
 import { orExit } from "../shared/startup.ts";
 import { startTailerNode } from "./node.ts";
 
@@ -12,7 +13,7 @@ if (subscribers === "off") log.warn(AUTH_OFF_WARNING);
 const node = await startTailerNode(config, log, subscribers);
 node.fatal.catch(async (err: unknown) => {
   log.error("cannot tail the bus", { err });
-  await node.stop().catch(() => {});
+  await node.stop().catch(ignoreError); // exiting anyway; the fatal error is logged above
   process.exit(1);
 });
 

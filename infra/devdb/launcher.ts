@@ -6,6 +6,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MongoClient } from "mongodb";
+import { ignoreError } from "../../shared/promises.ts";
 import { ensureFerretDB, stderrLog } from "./ferretdb-build.ts";
 import { type ServerExit, type ServerProcess, spawnServer } from "./server-process.ts";
 
@@ -168,7 +169,7 @@ async function waitForPing(uri: string, proc: ServerProcess, kind: string): Prom
     } catch (err) {
       lastError = (err as Error).message;
     } finally {
-      await client.close().catch(() => {});
+      await client.close().catch(ignoreError); // the ping result is what matters
     }
     if (Date.now() > deadline) {
       throw new DevDbStartError(

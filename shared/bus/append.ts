@@ -12,18 +12,30 @@ import type { Collection, WriteConcernSettings } from "mongodb";
 import { backoffDelay, sleep } from "../backoff.ts";
 import { ErrorCode, TailcastError } from "../errors.ts";
 import type { OutgoingMessage } from "../message.ts";
-import { offsetsAfter } from "../offsets.ts";
+import { offsetsAfter, type Position } from "../offsets.ts";
 import { newestPosition } from "./collection.ts";
 import type { BusDoc, MessageDoc } from "./doc.ts";
 import { isDuplicateKey } from "./errors.ts";
 
-export interface Appended {
+/** What a publisher is told about one message: where it is in the bus (the body of a 201). */
+export interface Receipt {
   id: string;
   channel: string;
   offset: number;
   epoch: string;
+}
+
+/** A message the bus acknowledged: its receipt and the time the bus accepted it. */
+export interface Appended extends Receipt {
   ts: Date;
 }
+
+export const receiptOf = (a: Appended | MessageDoc): Receipt => ({
+  id: "id" in a ? a.id : a._id,
+  channel: a.channel,
+  offset: a.offset,
+  epoch: a.epoch,
+});
 
 export interface AppendOptions {
   writeConcern: WriteConcernSettings;
@@ -96,7 +108,7 @@ export class BusWriter {
     try {
       const bus = await this.#bus();
       // The newest offset this writer itself just committed: the next chunk can follow it unread.
-      let head: { offset: number; epoch: string } | null = null;
+      let head: Position | null = null;
       for (let lost = 0; written.length < messages.length; ) {
         if (lost >= this.#options.maxAttempts) {
           throw new TailcastError(

@@ -7,15 +7,13 @@ import type { Collection, CreateIndexesOptions, Db, IndexSpecification } from "m
 import { ErrorCode, TailcastError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { BusDoc, SentinelDoc } from "./doc.ts";
-import { codeOf, isDuplicateKey } from "./errors.ts";
+import { isDuplicateKey, isNamespaceExists } from "./errors.ts";
 
 export interface BusShape {
   collection: string;
   sizeBytes: number;
   maxDocs: number;
 }
-
-const NAMESPACE_EXISTS = 48;
 
 const BUS_INDEXES: ReadonlyArray<[IndexSpecification, CreateIndexesOptions & { name: string }]> = [
   // The unique index is what serializes offset assignment between writers (docs/offsets.md).
@@ -47,7 +45,7 @@ export async function ensureBus(db: Db, shape: BusShape, log?: Logger): Promise<
         maxDocs: shape.maxDocs,
       });
     } catch (err) {
-      if (codeOf(err) !== NAMESPACE_EXISTS) throw err; // another process won the race
+      if (!isNamespaceExists(err)) throw err; // another process won the race
     }
     options = (await collectionOptions(db, shape.collection)) ?? {};
   }

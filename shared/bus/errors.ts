@@ -1,31 +1,69 @@
 /**
- * Classifying database errors by code and label — never by message text (brief §7). This is the one
- * place that knows how FerretDB differs from MongoDB when a tail ends.
+ * Classifying database errors by code and label — never by message text, which servers and versions
+ * word differently. This is the one place that knows how FerretDB differs from MongoDB when a tail ends
+ * (docs/ferretdb.md).
  */
 import { MongoError, MongoNetworkError, MongoServerError, MongoServerSelectionError } from "mongodb";
 
-/** Codes that end a tailable cursor (brief §4). */
-export const CursorDeathCode = Object.freeze({
+/** Every MongoDB server error code tailcast acts on, by its name in MongoDB's error_codes.yml. */
+export const MongoCode = Object.freeze({
+  InternalError: 1,
+  HostUnreachable: 6,
+  HostNotFound: 7,
+  CursorNotFound: 43,
+  NamespaceExists: 48,
+  WriteConcernFailed: 64,
+  NetworkTimeout: 89,
+  ShutdownInProgress: 91,
   CappedPositionLost: 136,
   QueryPlanKilled: 175,
-  CursorNotFound: 43,
+  PrimarySteppedDown: 189,
   CursorKilled: 237,
+  NotImplemented: 238,
+  ExceededTimeLimit: 262,
+  SocketException: 9001,
+  NotWritablePrimary: 10107,
+  DuplicateKey: 11000,
+  InterruptedAtShutdown: 11600,
+  InterruptedDueToReplStateChange: 11602,
+  NotPrimaryNoSecondaryOk: 13435,
+  NotPrimaryOrSecondary: 13436,
+} as const);
+
+/** Codes that end a tailable cursor (docs/mongodb.md "Tailable cursors"). */
+export const CursorDeathCode = Object.freeze({
+  CappedPositionLost: MongoCode.CappedPositionLost,
+  QueryPlanKilled: MongoCode.QueryPlanKilled,
+  CursorNotFound: MongoCode.CursorNotFound,
+  CursorKilled: MongoCode.CursorKilled,
   /**
    * FerretDB v1.24 reports an evicted cursor position as InternalError ("iterator is read to the end
-   * or closed") instead of 136 (brief §5). Real MongoDB never uses code 1 for a cursor, so treating it
-   * as cursor death is safe there too.
+   * or closed") instead of CappedPositionLost (docs/ferretdb.md). Real MongoDB never uses code 1 for
+   * a cursor, so treating it as cursor death is safe there too.
    */
-  FerretDBInternalError: 1,
+  FerretDBInternalError: MongoCode.InternalError,
 } as const);
 
 const cursorDeath: ReadonlySet<number> = new Set(Object.values(CursorDeathCode));
 
 // Not primary, shutting down, interrupted: the driver retries reads and writes once; we re-issue.
 const transientServerCodes: ReadonlySet<number> = new Set([
-  6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436, 64,
+  MongoCode.HostUnreachable,
+  MongoCode.HostNotFound,
+  MongoCode.NetworkTimeout,
+  MongoCode.ShutdownInProgress,
+  MongoCode.PrimarySteppedDown,
+  MongoCode.ExceededTimeLimit,
+  MongoCode.SocketException,
+  MongoCode.NotWritablePrimary,
+  MongoCode.InterruptedAtShutdown,
+  MongoCode.InterruptedDueToReplStateChange,
+  MongoCode.NotPrimaryNoSecondaryOk,
+  MongoCode.NotPrimaryOrSecondary,
+  MongoCode.WriteConcernFailed,
 ]);
 
-export const DUPLICATE_KEY = 11000;
+export const DUPLICATE_KEY = MongoCode.DuplicateKey;
 
 export function codeOf(err: unknown): number | undefined {
   if (err instanceof MongoError && typeof err.code === "number") return err.code;
@@ -51,7 +89,7 @@ export function isTransient(err: unknown): boolean {
   return false;
 }
 
-/** A tail that ended this way is simply re-opened from the last position (brief §4: getMore is not retryable). */
+/** A tail that ended this way is simply re-opened from the last position (getMore is not retryable: docs/mongodb.md). */
 export function isResumableTailError(err: unknown): boolean {
   return isCursorDeath(err) || isTransient(err);
 }
@@ -61,9 +99,15 @@ export function isDuplicateKey(err: unknown): boolean {
 }
 
 /**
- * FerretDB v1.24 answers NotImplemented (238) to some index options MongoDB has (TTL, partial
- * indexes). Callers that can live without the option use this to degrade, never to hide other errors.
+ * FerretDB v1.24 answers NotImplemented to some index options MongoDB has (TTL, partial indexes;
+ * docs/ferretdb.md). Callers that can live without the option use this to degrade, never to hide
+ * other errors.
  */
 export function isNotImplemented(err: unknown): boolean {
-  return codeOf(err) === 238;
+  return codeOf(err) === MongoCode.NotImplemented;
+}
+
+/** Another process created the collection first. */
+export function isNamespaceExists(err: unknown): boolean {
+  return codeOf(err) === MongoCode.NamespaceExists;
 }

@@ -13,16 +13,9 @@ import { sleep } from "../backoff.ts";
 import { ErrorCode, TailcastError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { OutgoingMessage } from "../message.ts";
-import type { Appended } from "./append.ts";
+import { type Receipt, receiptOf } from "./append.ts";
 import type { BusDoc, MessageDoc } from "./doc.ts";
 import { isDuplicateKey, isNotImplemented } from "./errors.ts";
-
-export interface Receipt {
-  id: string;
-  channel: string;
-  offset: number;
-  epoch: string;
-}
 
 interface KeyDoc {
   _id: string;
@@ -51,13 +44,6 @@ export function scopedKey(publisher: string, key: string): string {
 export function fingerprint(m: OutgoingMessage): string {
   return createHash("sha256").update(`${m.channel}\u0000${m.event}\u0000${m.data}`).digest("base64url");
 }
-
-export const receiptOf = (a: Appended | MessageDoc): Receipt => ({
-  id: "id" in a ? a.id : a._id,
-  channel: a.channel,
-  offset: a.offset,
-  epoch: a.epoch,
-});
 
 export async function ensureIdempotencyStore(
   db: Db,

@@ -12,6 +12,7 @@ import { type BackoffOptions, backoffDelay, defaultBackoff, sleep } from "../bac
 import type { Logger } from "../log.ts";
 import type { Envelope } from "../message.ts";
 import { classifyStep, type Position } from "../offsets.ts";
+import { ignoreError } from "../promises.ts";
 import { newestPosition } from "./collection.ts";
 import { type BusDoc, isSentinel, toEnvelope } from "./doc.ts";
 import { isCursorDeath, isResumableTailError } from "./errors.ts";
@@ -234,7 +235,7 @@ export class BusTail {
     if (isZero(this.#cursorId)) return;
     await this.#db
       .command({ killCursors: this.#options.collection, cursors: [this.#cursorId] })
-      .catch(() => {});
+      .catch(ignoreError); // best effort: the server reaps an abandoned cursor anyway
     this.#cursorId = 0;
   }
 }

@@ -4,18 +4,14 @@
  * exists, and an exact comparison of what a client received with what was acknowledged.
  */
 import type { Component } from "../../infra/local/component.ts";
+import type { Receipt } from "../../shared/bus/append.ts";
 import type { TailStats } from "../../shared/bus/tail-loop.ts";
 import type { Envelope } from "../../shared/message.ts";
 import type { Position } from "../../shared/offsets.ts";
 import { withDb } from "./stack.ts";
 
 /** What a 201 from ingest promised: this message is in the bus at this offset. */
-export interface Receipt {
-  id: string;
-  channel: string;
-  offset: number;
-  epoch: string;
-}
+export type { Receipt };
 
 export interface Outgoing {
   channel: string;
