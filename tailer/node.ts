@@ -1,28 +1,27 @@
 /**
- * A tailer node: HTTP (health, stats, the demo page), Socket.IO, and the tail loop feeding the fan-out.
- * `startTailerNode` is what main.ts runs and what tests start in a child process.
+ * A tailer node: wiring and HTTP. The live view of the bus (live.ts) feeds the fan-out of both
+ * transports (socketio.ts, ws.ts), whose subscribers are served by one session (session.ts). HTTP:
+ * health, readiness, /stats and the demo page. `startTailerNode` is what main.ts runs and what tests
+ * start in a child process.
  */
-import { EventEmitter, once } from "node:events";
+import { once } from "node:events";
 import type { AddressInfo } from "node:net";
 import { Hono } from "hono";
 import type { TokenVerifier } from "../shared/auth/jwt.ts";
-import { backoffDelay, defaultBackoff, sleep } from "../shared/backoff.ts";
-import { ensureBus, newestPosition } from "../shared/bus/collection.ts";
-import { BusTail } from "../shared/bus/tail-loop.ts";
+import { ensureBus } from "../shared/bus/collection.ts";
+import { busHistory } from "../shared/bus/history.ts";
 import type { TailerConfig } from "../shared/config.ts";
-import { isTailcastError } from "../shared/errors.ts";
+import { ErrorCode, errorBody, TailcastError } from "../shared/errors.ts";
 import { createHttpServer } from "../shared/http-server.ts";
 import { cachedUntilFailure } from "../shared/lazy.ts";
 import type { Logger } from "../shared/log.ts";
 import { createMongo } from "../shared/mongo.ts";
-import type { Position } from "../shared/offsets.ts";
 import { createConnectionLimit } from "./connection-limit.ts";
 import { demoRoutes } from "./demo.ts";
 import { CompositeFanout, SocketIoFanout } from "./fanout.ts";
-import { computeLag, type Lag } from "./lag.ts";
-import { newRecoveryStats } from "./recovery.ts";
+import { LiveTail } from "./live.ts";
+import { SubscriberSessions } from "./session.ts";
 import { attachSocketIo } from "./socketio.ts";
-import { RecentWindow } from "./window.ts";
 import { attachWs } from "./ws.ts";
 
 export interface TailerNode {
@@ -32,84 +31,73 @@ export interface TailerNode {
   stop(): Promise<void>;
 }
 
+/** Largest request a client may send, on either transport. */
+const MAX_PAYLOAD_BYTES = 64 * 1024;
+
+const notLive = () =>
+  new TailcastError(ErrorCode.busUnavailable, "This node has no live cursor on the bus.", { retryAfter: 1 });
+
 export async function startTailerNode(
   config: TailerConfig,
   log: Logger,
   subscribers: TokenVerifier | "off",
 ): Promise<TailerNode> {
-  const admitConnection = createConnectionLimit(config.maxConnectionsPerIp);
   const mongo = createMongo(config.bus.mongodbUri, config.bus.db, `tailcast-tailer-${config.nodeId}`);
-  const stopping = new AbortController();
-  let tail: BusTail | undefined;
-  const moved = new EventEmitter();
-  moved.setMaxListeners(0);
-  const window = new RecentWindow(config.recoveryWindow);
-  const recoveryStats = newRecoveryStats();
-  let lag: Lag | null = null;
-  let lastDeliveredTs: Date | null = null;
-
   const bus = cachedUntilFailure(async () => ensureBus(await mongo.db(), config.bus, log));
-  const tailView = {
-    live: () => tail?.stats.live === true,
-    /** Subscribers can join once the node knows its position, even while its cursor re-opens. */
-    ready: () => tail?.stats.position != null,
-    position: () => tail?.stats.position as Position,
-    window,
-    stats: recoveryStats,
-    advanced: async () => {
-      await once(moved, "moved", {
-        signal: AbortSignal.any([stopping.signal, AbortSignal.timeout(1000)]),
-      }).catch(() => {});
+  const live = new LiveTail({
+    db: () => mongo.db(),
+    bus,
+    deliver: (envelope) => fanout.deliver(envelope),
+    log,
+    options: {
+      collection: config.bus.collection,
+      awaitMs: config.awaitMs,
+      batchSize: config.batchSize,
+      recoveryWindow: config.recoveryWindow,
+      lagIntervalMs: config.lagIntervalMs,
     },
-  };
+  });
 
   const app = new Hono();
   app.get("/healthz", (c) => c.json({ ok: true, node: config.nodeId }));
   app.get("/readyz", (c) =>
-    tailView.live()
+    live.live()
       ? c.json({ ok: true, node: config.nodeId })
-      : c.json(
-          { error: { code: "bus_unavailable", message: "This node has no live cursor on the bus." } },
-          503,
-          {
-            "Retry-After": "1",
-          },
-        ),
+      : c.json(errorBody(notLive()), 503, { "Retry-After": "1" }),
   );
   app.get("/stats", (c) =>
     c.json({
       node: config.nodeId,
       clients: io.engine.clientsCount,
       wsClients: ws.clientsCount,
-      tail: tail?.stats ?? null,
-      recovery: { ...recoveryStats, windowSize: window.size, windowCapacity: config.recoveryWindow },
-      lag,
+      ...live.snapshot(),
     }),
   );
   app.route("/", demoRoutes(config, subscribers === "off"));
 
   const http = createHttpServer(app.fetch);
-  const io = attachSocketIo(http, {
-    bus,
-    tail: tailView,
+  const sessions = new SubscriberSessions({
+    history: busHistory(bus),
+    tail: live,
     limits: config.limits,
-    allowedOrigins: config.allowedOrigins,
     subscribers,
     maxSubscriptions: config.maxSubscriptions,
-    admitConnection,
+    admitConnection: createConnectionLimit(config.maxConnectionsPerIp),
+    log,
+  });
+  const io = attachSocketIo(http, {
+    sessions,
+    allowedOrigins: config.allowedOrigins,
+    maxPayload: MAX_PAYLOAD_BYTES,
     log,
   });
   const ws = attachWs(http, {
-    bus,
-    tail: tailView,
-    limits: config.limits,
-    subscribers,
+    sessions,
     allowedOrigins: config.allowedOrigins,
-    admitConnection,
     log: log.child("ws"),
     options: {
       heartbeatMs: config.wsHeartbeatMs,
-      maxSubscriptions: config.maxSubscriptions,
+      maxPayload: MAX_PAYLOAD_BYTES,
       foreignPrefixes: [`${io.path()}/`],
     },
   });
@@ -120,55 +108,13 @@ export async function startTailerNode(
   const port = (http.address() as AddressInfo).port;
   log.info("tailer listening", { node: config.nodeId, url: `http://localhost:${port}/` });
 
-  // The bus may not be reachable yet: keep trying to set it up, then tail it for good.
-  let lagProbe: NodeJS.Timeout | undefined;
-  const starting = (async () => {
-    for (let attempt = 0; !stopping.signal.aborted; attempt++) {
-      try {
-        await bus();
-        const db = await mongo.db();
-        tail = new BusTail(
-          db,
-          { collection: config.bus.collection, awaitMs: config.awaitMs, batchSize: config.batchSize },
-          {
-            onMessage: (envelope) => {
-              window.push(envelope);
-              lastDeliveredTs = new Date(envelope.ts);
-              fanout.deliver(envelope);
-              moved.emit("moved");
-            },
-            // What the window holds must be contiguous: restart it after a hole.
-            onGap: ({ to }) => window.reset({ offset: to.offset - 1, epoch: to.epoch }),
-          },
-          log.child("tail"),
-        );
-        tail.start();
-        lagProbe = setInterval(() => {
-          void bus()
-            .then(newestPosition)
-            .then((newest) => {
-              if (newest) lag = computeLag(newest, tail?.stats.position ?? null, lastDeliveredTs, new Date());
-            })
-            .catch(() => {}); // an unreachable bus shows as a stale `lag.checkedAt` and in /readyz
-        }, config.lagIntervalMs);
-        lagProbe.unref();
-        return;
-      } catch (err) {
-        if (isTailcastError(err)) throw err; // misconfiguration (e.g. a non-capped collection): waiting will not help
-        log.warn("bus not reachable yet", { err, attempt });
-        await sleep(backoffDelay(attempt, defaultBackoff), stopping.signal);
-      }
-    }
-  })();
-
+  // The bus may not be reachable yet: the live view keeps trying, then tails it for good.
+  const started = live.start();
   return {
     port,
-    fatal: starting.then(() => new Promise<never>(() => {})),
+    fatal: started.then(() => new Promise<never>(() => {})),
     stop: async () => {
-      stopping.abort();
-      clearInterval(lagProbe);
-      await starting.catch(() => {});
-      await tail?.stop();
+      await live.stop();
       await ws.close();
       io.close();
       await new Promise<void>((resolve) => http.close(() => resolve()));

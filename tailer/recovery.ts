@@ -1,36 +1,24 @@
 /**
  * Client recovery (G4): replay what a subscriber missed, then hand it to the live stream with no
- * hole and no duplicate at the seam.
+ * hole and no duplicate at the seam. Pure logic over three small interfaces — the node's view of its
+ * tail (tailer/live.ts), the bus's history (shared/bus/history.ts) and the subscriber (tailer/session.ts)
+ * — so every path is unit-tested with fakes.
  *
  * Recent ranges come from the node's in-memory window, older ones from the bus. The bus replay reads
  * up to the node's own tail position P, emits that, and repeats while the tail moves on. Joining the
- * live room happens in the same synchronous step that checked P: the tail delivers synchronously, so
- * every message after P reaches the room after the join, and none at or before P does.
+ * live stream happens in the same synchronous step that checked P: the tail delivers synchronously, so
+ * every message after P reaches the subscriber through the join, and none at or before P does.
  */
-import type { Collection } from "mongodb";
-import { newestPosition } from "../shared/bus/collection.ts";
-import type { BusDoc } from "../shared/bus/doc.ts";
-import { isRecoverable, readRange } from "../shared/bus/history.ts";
+import type { BusHistory } from "../shared/bus/history.ts";
 import { ErrorCode, TailcastError } from "../shared/errors.ts";
 import type { Envelope } from "../shared/message.ts";
 import type { Position } from "../shared/offsets.ts";
-import type { RecentWindow } from "./window.ts";
-
-const PAGE = 500;
-
-export function notReady(): TailcastError {
-  return new TailcastError(ErrorCode.busUnavailable, "This node is not following the bus yet; retry.", {
-    retryAfter: 1,
-  });
-}
-/** How long a subscriber from a node further ahead waits for this one to catch up before being told to retry. */
-const CATCH_UP_MS = 30_000;
 
 export interface RecoveryTarget {
   emit(envelope: Envelope): void;
   /** Joins the live stream; must be synchronous. */
   join(): void;
-  /** False once the subscriber went away, so a long replay stops early. */
+  /** False once the subscriber went away or a later request replaced this one, so a replay stops early. */
   connected(): boolean;
 }
 
@@ -43,36 +31,77 @@ export interface RecoveryStats {
   unrecovered: number;
 }
 
-export interface TailView {
-  position(): Position;
-  /** Resolves when the tail moves past its current position (or after a while, to re-check). */
-  advanced(): Promise<void>;
-  window?: RecentWindow;
-  stats?: RecoveryStats;
-}
-
 export function newRecoveryStats(): RecoveryStats {
   return { served: 0, fromWindow: 0, fromBus: 0, unrecovered: 0 };
 }
 
+/** The recent messages a node keeps (tailer/window.ts). */
+export interface RecoveryWindow {
+  /** Does it hold every message after `since` up to the tail's position? */
+  covers(since: Position): boolean;
+  /** The channel's messages after `offset`, oldest first. */
+  after(channel: string, offset: number): Envelope[];
+}
+
+/** What recovery needs of the node's tail; tailer/live.ts gives it, complete. */
+export interface TailView {
+  /** Where the tail is; only asked once the node is ready (it has a position from then on). */
+  position(): Position;
+  /** Resolves when the tail moves past its current position (or after a while, to re-check). */
+  advanced(): Promise<void>;
+  readonly window: RecoveryWindow;
+  readonly stats: RecoveryStats;
+}
+
+export interface RecoveryOptions {
+  /** Messages per bus read. */
+  page: number;
+  /** How long a subscriber from a node further ahead waits for this one to catch up before being told to retry. */
+  catchUpMs: number;
+  /** Milliseconds since the epoch. */
+  clock: () => number;
+}
+
+export const defaultRecoveryOptions: Readonly<RecoveryOptions> = Object.freeze({
+  page: 500,
+  catchUpMs: 30_000,
+  clock: Date.now,
+});
+
+/** The node has no position yet, or a subscriber is ahead of it for too long: retry, maybe elsewhere. */
+export function notReady(): TailcastError {
+  return new TailcastError(ErrorCode.busUnavailable, "This node is not following the bus yet; retry.", {
+    retryAfter: 1,
+  });
+}
+
+export interface Recovered {
+  /** False when part of the range was evicted or `since` is of another epoch (G5). */
+  recovered: boolean;
+  /** The node's position at the join: the subscriber has every message of the channel up to it. */
+  position: Position;
+}
+
 export async function replayThenJoin(
-  bus: Collection<BusDoc>,
+  bus: BusHistory,
   channel: string,
   since: Position,
   tail: TailView,
   target: RecoveryTarget,
-): Promise<{ recovered: boolean; position: Position }> {
-  const stats = tail.stats;
-  if (stats) stats.served++;
-  const done = (recovered: boolean) => {
-    if (!recovered && stats) stats.unrecovered++;
+  options: RecoveryOptions = defaultRecoveryOptions,
+): Promise<Recovered> {
+  const { stats } = tail;
+  stats.served++;
+  const done = (recovered: boolean): Recovered => {
+    if (!recovered) stats.unrecovered++;
     return { recovered, position: tail.position() };
   };
   let usedBus = false;
   let checkedAhead = false;
-  // False once part of the range is known to be evicted; what is still retained is replayed anyway (brief §2).
+  // False once part of the range is known to be evicted; what is still retained is replayed anyway
+  // (README "Guarantees", G5).
   let complete = true;
-  const waitUntil = Date.now() + CATCH_UP_MS;
+  const waitUntil = options.clock() + options.catchUpMs;
   let after = since.offset;
   for (;;) {
     const current = tail.position();
@@ -85,20 +114,19 @@ export async function replayThenJoin(
       // what it has. A position past the bus's newest offset was never real: refuse it rather than wait.
       if (!checkedAhead) {
         checkedAhead = true;
-        const newest = await newestPosition(bus);
+        const newest = await bus.newest();
         if (newest === null || newest.epoch !== since.epoch || since.offset > newest.offset) {
           throw new TailcastError(ErrorCode.invalidRequest, "`since` is ahead of everything the bus holds.");
         }
       }
-      if (Date.now() > waitUntil) throw notReady();
+      if (options.clock() > waitUntil) throw notReady();
       await tail.advanced();
       continue;
     }
-    const window = tail.window;
-    if (window?.covers({ offset: after, epoch: since.epoch })) {
-      for (const envelope of window.after(channel, after)) target.emit(envelope);
+    if (tail.window.covers({ offset: after, epoch: since.epoch })) {
+      for (const envelope of tail.window.after(channel, after)) target.emit(envelope);
       target.join();
-      if (stats && !usedBus) stats.fromWindow++;
+      if (!usedBus) stats.fromWindow++;
       return done(complete);
     }
     if (after === current.offset) {
@@ -107,12 +135,12 @@ export async function replayThenJoin(
     }
     if (!usedBus) {
       usedBus = true;
-      if (stats) stats.fromBus++;
-      complete = await isRecoverable(bus, { offset: after, epoch: since.epoch });
+      stats.fromBus++;
+      complete = await bus.isRecoverable({ offset: after, epoch: since.epoch });
     }
-    const page = await readRange(bus, channel, after, current.offset, PAGE);
+    const page = await bus.readRange(channel, after, current.offset, options.page);
     if (!target.connected()) return { recovered: false, position: current };
     for (const envelope of page) target.emit(envelope);
-    after = page.length === PAGE ? (page.at(-1) as Envelope).offset : current.offset;
+    after = page.length === options.page ? (page.at(-1) as Envelope).offset : current.offset;
   }
 }

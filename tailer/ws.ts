@@ -1,42 +1,38 @@
 /**
- * Plain WebSocket on the tailer (brief §2): path `/ws` on the node's own HTTP server, JSON text frames,
- * the same validation, readiness rule and recovery (`since`) as Socket.IO.
+ * Plain WebSocket on the tailer (README "WebSocket"), a thin adapter: path `/ws` on the node's own
+ * HTTP server, JSON text frames in and out; what a request does is the session's (session.ts).
  *
  * Close codes: 1000 normal; 1001 this node is shutting down (reconnect anywhere, with `since`); 1007
  * a text frame that is not UTF-8 and 1009 a frame over `maxPayload` (both sent by `ws`); 1008 no valid
  * token at connect or a token expired without refresh (after an `unauthorized` / `token_expired` error
- * frame); 1011 an unexpected failure here. A peer that misses a heartbeat is dropped (the client sees 1006). */
+ * frame); 1011 an unexpected failure here. A peer that misses a heartbeat is dropped (the client sees 1006).
+ */
 import type { Server as HttpServer, IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
-import type { Collection } from "mongodb";
 import { type RawData, WebSocket, WebSocketServer } from "ws";
-import type { TokenVerifier } from "../shared/auth/jwt.ts";
-import type { BusDoc } from "../shared/bus/doc.ts";
-import { ErrorCode, TailcastError } from "../shared/errors.ts";
 import type { Logger } from "../shared/log.ts";
-import type { MessageLimits } from "../shared/message.ts";
-import type { Position } from "../shared/offsets.ts";
-import { errorReply } from "../shared/protocol/replies.ts";
-import { parseSubscribe, parseUnsubscribe } from "../shared/protocol/requests.ts";
+import { ignoreError } from "../shared/promises.ts";
+import { type ErrorNotice, errorReplyOf } from "../shared/protocol/replies.ts";
 import {
   parseWsFrame,
+  toWsFrame,
   WsFrameError,
   type WsRequest,
-  type WsRequestId,
   type WsServerFrame,
 } from "../shared/protocol/ws-frames.ts";
-import { ConnectionAccess, originAllowed, tokenExpired } from "./access.ts";
+import { originAllowed } from "./access.ts";
 import { type Fanout, WsFanout } from "./fanout.ts";
-import { notReady, replayThenJoin, type TailView } from "./recovery.ts";
+import type { SessionTransport, SubscriberSession, SubscriberSessions } from "./session.ts";
 import { frameText, pathnameOf, tokenOf } from "./ws-upgrade.ts";
 
 export const WS_PATH = "/ws";
 
+/** Closing after an `error` notice: the client may not go on as it was (README "WebSocket"). */
+const POLICY_VIOLATION = 1008;
+
 export interface WsOptions {
   /** How often the server pings; a peer that has not ponged since the previous ping is dropped. */
   heartbeatMs: number;
-  /** Channels one connection may hold at once (security work tunes it). */
-  maxSubscriptions: number;
   /** Largest frame accepted; a bigger one closes the connection with 1009. */
   maxPayload: number;
   /** Upgrade paths someone else on this HTTP server handles (engine.io's), left alone. */
@@ -47,32 +43,21 @@ export interface WsOptions {
 
 export const defaultWsOptions: Readonly<WsOptions> = Object.freeze({
   heartbeatMs: 25_000,
-  maxSubscriptions: 100,
   maxPayload: 64 * 1024,
   foreignPrefixes: ["/socket.io/"],
   closeGraceMs: 1000,
 });
 
 export interface WsDeps {
-  bus: () => Promise<Collection<BusDoc>>;
-  tail: TailView & { ready(): boolean };
-  limits: MessageLimits;
-  subscribers: TokenVerifier | "off";
+  sessions: SubscriberSessions;
   allowedOrigins: string[];
-  /** Refuses a connection (e.g. too many from one address) by throwing; returns its release. */
-  admitConnection: (address: string) => () => void;
   log: Logger;
   options?: Partial<WsOptions>;
 }
 
 interface Peer {
   alive: boolean;
-  access: ConnectionAccess;
-  /**
-   * Channel → the token of its latest subscribe. A replay joins only while its token is current, so
-   * a later subscribe or an unsubscribe of the same channel cancels it instead of racing it.
-   */
-  subs: Map<string, symbol>;
+  session: SubscriberSession;
 }
 
 /** The /ws endpoint of one node; also the fan-out to its sockets. */
@@ -88,7 +73,12 @@ export class WsEndpoint {
   constructor(http: HttpServer, deps: WsDeps) {
     this.#deps = deps;
     this.#options = { ...defaultWsOptions, ...deps.options };
-    this.#wss = new WebSocketServer({ noServer: true, maxPayload: this.#options.maxPayload });
+    // No compression: the fan-out sends one pre-built frame to every socket (fanout.ts).
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: this.#options.maxPayload,
+      perMessageDeflate: false,
+    });
     this.#wss.on("connection", (ws: WebSocket, req: IncomingMessage) => void this.#accept(ws, req));
     http.on("upgrade", (req, socket, head) => this.#upgrade(req, socket, head));
     this.#heartbeat = setInterval(() => this.#beat(), this.#options.heartbeatMs);
@@ -123,19 +113,28 @@ export class WsEndpoint {
     const url = req.url ?? "/";
     if (this.#options.foreignPrefixes.some((p) => url.startsWith(p))) return;
     if (pathnameOf(url) === WS_PATH && !originAllowed(req.headers.origin, this.#deps.allowedOrigins)) {
-      socket.on("error", () => {});
-      socket.end("HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n");
-      return;
-    }
-    if (pathnameOf(url) !== WS_PATH || this.#closing) {
+      refuseUpgrade(socket, "403 Forbidden");
+    } else if (pathnameOf(url) !== WS_PATH || this.#closing) {
       // Nobody else handles this upgrade (engine.io runs with destroyUpgrade: false): answer and hang up.
-      socket.on("error", () => {});
-      socket.end(
-        `HTTP/1.1 ${this.#closing ? "503 Service Unavailable" : "404 Not Found"}\r\nConnection: close\r\n\r\n`,
-      );
-      return;
+      refuseUpgrade(socket, this.#closing ? "503 Service Unavailable" : "404 Not Found");
+    } else {
+      this.#wss.handleUpgrade(req, socket, head, (ws) => this.#wss.emit("connection", ws, req));
     }
-    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#wss.emit("connection", ws, req));
+  }
+
+  #transport(ws: WebSocket): SessionTransport {
+    return {
+      emit: (envelope) => {
+        if (ws.readyState === WebSocket.OPEN) ws.send(WsFanout.encode(envelope), { binary: false });
+      },
+      join: (channel) => this.#rooms.join(ws, channel),
+      leave: (channel) => this.#rooms.leave(ws, channel),
+      connected: () => ws.readyState === WebSocket.OPEN,
+      disconnect: (notice: ErrorNotice) => {
+        this.#send(ws, { type: "error", id: null, error: notice });
+        ws.close(POLICY_VIOLATION, "policy violation");
+      },
+    };
   }
 
   /**
@@ -149,44 +148,29 @@ export class WsEndpoint {
     const early: Array<[RawData, boolean]> = [];
     const hold = (data: RawData, isBinary: boolean) => early.push([data, isBinary]);
     ws.on("message", hold);
-    const refuse = (err: unknown) => {
-      this.#send(ws, { type: "error", id: null, error: errorReply(err).error });
-      ws.close(1008, "policy violation");
-    };
-    let release: () => void;
-    let access: ConnectionAccess;
+    const transport = this.#transport(ws);
+    let session: SubscriberSession;
     try {
-      release = this.#deps.admitConnection(req.socket.remoteAddress ?? "unknown");
+      session = await this.#deps.sessions.connect(
+        req.socket.remoteAddress ?? "unknown",
+        tokenOf(req),
+        transport,
+      );
     } catch (err) {
-      return refuse(err);
+      return transport.disconnect(errorReplyOf(err).error);
     }
-    try {
-      access = await ConnectionAccess.open(tokenOf(req), {
-        verifier: this.#deps.subscribers,
-        maxSubscriptions: this.#options.maxSubscriptions,
-        onExpired: () => refuse(tokenExpired()),
-      });
-    } catch (err) {
-      release();
-      return refuse(err);
-    }
-    if (ws.readyState !== WebSocket.OPEN) {
-      access.close();
-      return release();
-    }
-    const peer: Peer = { alive: true, access, subs: new Map() };
+    if (ws.readyState !== WebSocket.OPEN) return session.close();
+    const peer: Peer = { alive: true, session };
     this.#peers.set(ws, peer);
     ws.on("pong", () => {
       peer.alive = true;
     });
     ws.on("close", () => {
-      for (const channel of peer.subs.keys()) this.#rooms.leave(ws, channel);
       this.#peers.delete(ws);
-      access.close();
-      release();
+      session.close();
     });
     const handle = (data: RawData, isBinary: boolean) => {
-      this.#handle(ws, peer, data, isBinary).catch((err: unknown) => {
+      this.#handle(ws, session, data, isBinary).catch((err: unknown) => {
         this.#deps.log.error("ws request failed", { err });
         ws.close(1011, "internal error");
       });
@@ -211,81 +195,21 @@ export class WsEndpoint {
     if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(frame));
   }
 
-  async #handle(ws: WebSocket, peer: Peer, data: RawData, isBinary: boolean): Promise<void> {
+  async #handle(ws: WebSocket, session: SubscriberSession, data: RawData, isBinary: boolean): Promise<void> {
     let request: WsRequest;
     try {
       request = parseWsFrame(frameText(data, isBinary));
     } catch (err) {
-      return this.#send(ws, {
-        type: "error",
-        id: err instanceof WsFrameError ? err.id : null,
-        error: errorReply(err).error,
-      });
+      const id = err instanceof WsFrameError ? err.id : null;
+      return this.#send(ws, { ...errorReplyOf(err), id });
     }
-    const { id } = request;
-    try {
-      if (request.type === "unsubscribe") {
-        const { channel } = parseUnsubscribe(request.body, this.#deps.limits);
-        this.#rooms.leave(ws, channel);
-        peer.subs.delete(channel);
-        peer.access.channels.delete(channel);
-        return this.#send(ws, { type: "unsubscribed", id, channel });
-      }
-      if (request.type === "refresh") {
-        const { expiresAt, revoked } = await peer.access.refresh(request.body.token);
-        for (const channel of revoked) {
-          this.#rooms.leave(ws, channel);
-          peer.subs.delete(channel);
-        }
-        return this.#send(ws, { type: "refreshed", id, expiresAt, revoked });
-      }
-      await this.#subscribe(ws, peer, id, request.body);
-    } catch (err) {
-      this.#send(ws, { type: "error", id, error: errorReply(err).error });
-    }
+    this.#send(ws, toWsFrame(await session.handle(request.type, request.body), request.id));
   }
+}
 
-  async #subscribe(ws: WebSocket, peer: Peer, id: WsRequestId, body: Record<string, unknown>): Promise<void> {
-    const { channel, since } = parseSubscribe(body, this.#deps.limits);
-    const { tail } = this.#deps;
-    if (!tail.ready()) {
-      throw notReady();
-    }
-    peer.access.admit(channel);
-    // A repeated subscribe starts over: leave first, so a replay never doubles the live stream.
-    this.#rooms.leave(ws, channel);
-    const token = Symbol(channel);
-    peer.subs.set(channel, token);
-    const current = () => ws.readyState === WebSocket.OPEN && peer.subs.get(channel) === token;
-    const join = () => {
-      if (!current()) return;
-      peer.access.channels.add(channel);
-      this.#rooms.join(ws, channel);
-    };
-    let outcome: { recovered: boolean; position: Position };
-    if (since === null) {
-      join();
-      outcome = { recovered: true, position: tail.position() };
-    } else {
-      outcome = await replayThenJoin(await this.#deps.bus(), channel, since, tail, {
-        emit: (envelope) => {
-          if (current()) ws.send(JSON.stringify({ type: "message", ...envelope }));
-        },
-        join,
-        connected: current,
-      });
-      if (!current()) {
-        throw new TailcastError(
-          ErrorCode.invalidRequest,
-          "Cancelled by a later request for the same channel.",
-        );
-      }
-      if (!outcome.recovered)
-        this.#deps.log.info("subscriber could not be fully recovered", { channel, since });
-    }
-    const { offset, epoch } = outcome.position;
-    this.#send(ws, { type: "subscribed", id, channel, offset, epoch, recovered: outcome.recovered });
-  }
+function refuseUpgrade(socket: Duplex, status: string): void {
+  socket.on("error", ignoreError); // answered and hung up on: a reset from the peer changes nothing
+  socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
 }
 
 export function attachWs(http: HttpServer, deps: WsDeps): WsEndpoint {

@@ -55,3 +55,22 @@ export async function isRecoverable(bus: Collection<BusDoc>, since: Position): P
   const [newest, oldest] = [await newestPosition(bus), await oldestPosition(bus)];
   return newest !== null && canRecover(since, oldest, newest);
 }
+
+/** What client recovery reads from the bus (tailer/recovery.ts), behind an interface it can fake. */
+export interface BusHistory {
+  /** The live end of the bus, or null while it is empty or missing. */
+  newest(): Promise<Position | null>;
+  /** Is everything after `since` still in the bus? */
+  isRecoverable(since: Position): Promise<boolean>;
+  /** The channel's messages with `after < offset <= upTo`, oldest first, at most `limit`. */
+  readRange(channel: string, after: number, upTo: number, limit: number): Promise<Envelope[]>;
+}
+
+/** BusHistory over the bus, set up on first use. */
+export function busHistory(bus: () => Promise<Collection<BusDoc>>): BusHistory {
+  return {
+    newest: async () => newestPosition(await bus()),
+    isRecoverable: async (since) => isRecoverable(await bus(), since),
+    readRange: async (channel, after, upTo, limit) => readRange(await bus(), channel, after, upTo, limit),
+  };
+}

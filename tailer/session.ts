@@ -1,0 +1,218 @@
+/**
+ * One subscriber connection, whatever its transport. Socket.IO (socketio.ts) and /ws (ws.ts) only
+ * carry requests in and replies out; everything a subscriber may do is decided here, once: admission
+ * at connect, subscribe / unsubscribe / refresh, token expiry.
+ *
+ * A transport implements the small SessionTransport interface (in the spirit of Socket.IO's cluster
+ * adapter: one base, transports implement hooks). The node's SubscriberSessions holds every session
+ * of both transports, so what concerns all subscribers of the node is done in one place.
+ *
+ * A subscribe is checked in this order, on both transports:
+ *   1. the request is well formed                       invalid_request, invalid_channel
+ *   2. the token allows the channel, and the connection
+ *      holds fewer subscriptions than the limit         forbidden, invalid_request
+ *   3. the node knows its position on the bus           bus_unavailable (retry)
+ *   4. recovery from `since` (recovery.ts), then the join to the live stream.
+ * Refusals that can never succeed come before the one worth retrying, so a client is never sent
+ * elsewhere to retry a subscribe that no node would accept.
+ */
+import type { TokenVerifier } from "../shared/auth/jwt.ts";
+import type { BusHistory } from "../shared/bus/history.ts";
+import { ErrorCode, errorBody, isTailcastError, TailcastError } from "../shared/errors.ts";
+import type { Logger } from "../shared/log.ts";
+import type { Envelope, MessageLimits } from "../shared/message.ts";
+import {
+  type ErrorNotice,
+  errorReplyOf,
+  type RefreshedReply,
+  type ReplyTo,
+  type SubscribedReply,
+  type UnsubscribedReply,
+} from "../shared/protocol/replies.ts";
+import {
+  parseSubscribe,
+  parseUnsubscribe,
+  type RequestType,
+  refreshToken,
+} from "../shared/protocol/requests.ts";
+import { ConnectionAccess, tokenExpired } from "./access.ts";
+import { notReady, type RecoveryTarget, replayThenJoin, type TailView } from "./recovery.ts";
+
+/** What a transport does for a session. */
+export interface SessionTransport {
+  /** Sends one message to this connection only (a replay). */
+  emit(envelope: Envelope): void;
+  /** Adds the connection to the channel's live fan-out. Synchronous: recovery.ts relies on it. */
+  join(channel: string): void;
+  leave(channel: string): void;
+  /** False once the connection is gone. */
+  connected(): boolean;
+  /** Tells the client why (an `error` notice), then closes the connection. */
+  disconnect(notice: ErrorNotice): void;
+}
+
+/** The node's tail as sessions see it (tailer/live.ts). */
+export interface LiveView extends TailView {
+  /** True once the node knows its position on the bus. */
+  ready(): boolean;
+}
+
+export interface SessionDeps {
+  history: BusHistory;
+  tail: LiveView;
+  limits: MessageLimits;
+  subscribers: TokenVerifier | "off";
+  maxSubscriptions: number;
+  /** Refuses a connection (e.g. too many from one address) by throwing; returns its release. */
+  admitConnection: (address: string) => () => void;
+  log: Logger;
+}
+
+const cancelled = () =>
+  new TailcastError(ErrorCode.invalidRequest, "Cancelled by a later request for the same channel.");
+
+/** Every subscriber session of the node, on both transports. */
+export class SubscriberSessions {
+  readonly #deps: SessionDeps;
+  readonly #open = new Set<SubscriberSession>();
+
+  constructor(deps: SessionDeps) {
+    this.#deps = deps;
+  }
+
+  get size(): number {
+    return this.#open.size;
+  }
+
+  [Symbol.iterator](): IterableIterator<SubscriberSession> {
+    return this.#open.values();
+  }
+
+  /**
+   * Admits a new connection from `address` with `token`: the per-address limit first, then the token.
+   * Throws `rate_limited`, `unauthorized` or `token_expired`, holding nothing; otherwise the session
+   * holds its connection slot until `close()`.
+   */
+  async connect(address: string, token: unknown, transport: SessionTransport): Promise<SubscriberSession> {
+    const release = this.#deps.admitConnection(address);
+    let access: ConnectionAccess;
+    try {
+      access = await ConnectionAccess.open(token, {
+        verifier: this.#deps.subscribers,
+        maxSubscriptions: this.#deps.maxSubscriptions,
+        onExpired: () => transport.disconnect(errorBody(tokenExpired()).error),
+      });
+    } catch (err) {
+      release();
+      throw err;
+    }
+    const session = new SubscriberSession(this.#deps, transport, access, () => {
+      release();
+      this.#open.delete(session);
+    });
+    this.#open.add(session);
+    return session;
+  }
+}
+
+export class SubscriberSession {
+  readonly #deps: SessionDeps;
+  readonly #transport: SessionTransport;
+  readonly #access: ConnectionAccess;
+  readonly #onClose: () => void;
+  /**
+   * Channel → the token of its latest subscribe. A replay emits and joins only while its token is
+   * current, so a repeated subscribe or an unsubscribe of the same channel cancels it instead of
+   * racing it.
+   */
+  readonly #subs = new Map<string, symbol>();
+  #closed = false;
+
+  constructor(deps: SessionDeps, transport: SessionTransport, access: ConnectionAccess, onClose: () => void) {
+    this.#deps = deps;
+    this.#transport = transport;
+    this.#access = access;
+    this.#onClose = onClose;
+  }
+
+  /** The token's `sub`; null with auth off. */
+  get subject(): string | null {
+    return this.#access.subject;
+  }
+
+  /** Channels this connection has joined. */
+  get channels(): ReadonlySet<string> {
+    return this.#access.channels;
+  }
+
+  /** Answers one request; never throws (a refusal is an error reply). */
+  async handle<T extends RequestType>(type: T, body: unknown): Promise<ReplyTo[T]> {
+    try {
+      if (type === "subscribe") return (await this.#subscribe(body)) as ReplyTo[T];
+      if (type === "unsubscribe") return this.#unsubscribe(body) as ReplyTo[T];
+      return (await this.#refresh(body)) as ReplyTo[T];
+    } catch (err) {
+      if (!isTailcastError(err)) this.#deps.log.warn("subscriber request failed", { type, err });
+      return errorReplyOf(err);
+    }
+  }
+
+  /** The connection is gone: leave every channel, release what the connection held. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const channel of this.#subs.keys()) this.#transport.leave(channel);
+    this.#subs.clear();
+    this.#access.close();
+    this.#onClose();
+  }
+
+  async #subscribe(body: unknown): Promise<SubscribedReply> {
+    const { tail, history, limits, log } = this.#deps;
+    const { channel, since } = parseSubscribe(body, limits);
+    this.#access.admit(channel);
+    if (!tail.ready()) throw notReady();
+    // A repeated subscribe starts over: leave first, so a replay never doubles the live stream.
+    this.#transport.leave(channel);
+    const token = Symbol(channel);
+    this.#subs.set(channel, token);
+    const current = () => !this.#closed && this.#transport.connected() && this.#subs.get(channel) === token;
+    const target: RecoveryTarget = {
+      emit: (envelope) => {
+        if (current()) this.#transport.emit(envelope);
+      },
+      join: () => {
+        if (!current()) return;
+        this.#access.channels.add(channel);
+        this.#transport.join(channel);
+      },
+      connected: current,
+    };
+    if (since === null) {
+      target.join();
+      const { offset, epoch } = tail.position();
+      return { type: "subscribed", channel, offset, epoch, recovered: true };
+    }
+    const { recovered, position } = await replayThenJoin(history, channel, since, tail, target);
+    if (!current()) throw cancelled();
+    if (!recovered) log.info("subscriber could not be fully recovered", { channel, since });
+    return { type: "subscribed", channel, offset: position.offset, epoch: position.epoch, recovered };
+  }
+
+  #unsubscribe(body: unknown): UnsubscribedReply {
+    const { channel } = parseUnsubscribe(body, this.#deps.limits);
+    this.#transport.leave(channel);
+    this.#subs.delete(channel);
+    this.#access.channels.delete(channel);
+    return { type: "unsubscribed", channel };
+  }
+
+  async #refresh(body: unknown): Promise<RefreshedReply> {
+    const { expiresAt, revoked } = await this.#access.refresh(refreshToken(body));
+    for (const channel of revoked) {
+      this.#transport.leave(channel);
+      this.#subs.delete(channel);
+    }
+    return { type: "refreshed", expiresAt, revoked };
+  }
+}

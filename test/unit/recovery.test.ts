@@ -1,0 +1,180 @@
+/** Client recovery (tailer/recovery.ts) with a fake bus and tail: every path, no I/O. */
+import { describe, expect, it } from "vitest";
+import { ErrorCode, TailcastError } from "../../shared/errors.ts";
+import type { Envelope } from "../../shared/message.ts";
+import { defaultRecoveryOptions, type RecoveryOptions, replayThenJoin } from "../../tailer/recovery.ts";
+import { EPOCH, envelope, FakeBus, FakeTail, messages } from "../fakes/bus.ts";
+
+/** A subscriber of `channel` on `tail`: what it received (replayed, then live), in order. */
+function subscriber(tail: FakeTail, channel: string) {
+  const got: Envelope[] = [];
+  let joined = false;
+  let connected = true;
+  return {
+    channel,
+    got,
+    offsets: () => got.map((e) => e.offset),
+    joined: () => joined,
+    goAway: () => {
+      connected = false;
+    },
+    target: {
+      emit: (e: Envelope) => got.push(e),
+      join: () => {
+        joined = true;
+        tail.join(channel, (e) => got.push(e));
+      },
+      connected: () => connected,
+    },
+  };
+}
+
+/** A node that tailed offsets 1..n (all still in the bus), its window holding the last `capacity`. */
+function node(n: number, capacity = 100) {
+  const all = messages(1, n);
+  const bus = new FakeBus([envelope(0, "sentinel"), ...all]);
+  const tail = new FakeTail({ offset: 0, epoch: EPOCH }, capacity);
+  tail.deliver(...all);
+  return { bus, tail };
+}
+
+const offsetsOf = (channel: string, from: number, to: number) =>
+  messages(from, to)
+    .filter((e) => e.channel === channel)
+    .map((e) => e.offset);
+
+type Subscriber = ReturnType<typeof subscriber>;
+
+/** Recovers `s` on the node `{ bus, tail }` from `since` (an offset of the bus's epoch, or a position). */
+function recover(
+  { bus, tail }: { bus: FakeBus; tail: FakeTail },
+  s: Subscriber,
+  since: number | { offset: number; epoch: string },
+  extra: Partial<RecoveryOptions> = {},
+) {
+  const position = typeof since === "number" ? { offset: since, epoch: EPOCH } : since;
+  return replayThenJoin(bus, s.channel, position, tail, s.target, { ...defaultRecoveryOptions, ...extra });
+}
+
+describe("replayThenJoin", () => {
+  it("recovers a recent range from the window alone, then joins the live stream at the seam", async () => {
+    const { bus, tail } = node(10);
+    const s = subscriber(tail, "a");
+    const out = await recover({ bus, tail }, s, 4);
+    expect(out).toEqual({ recovered: true, position: { offset: 10, epoch: EPOCH } });
+    expect(s.joined()).toBe(true);
+    expect(bus.reads).toBe(0);
+    tail.deliver(...messages(11, 14));
+    expect(s.offsets()).toEqual(offsetsOf("a", 5, 14));
+    expect(tail.stats).toEqual({ served: 1, fromWindow: 1, fromBus: 0, unrecovered: 0 });
+  });
+
+  it("recovers an older range from the bus page by page, then joins with no hole and no duplicate", async () => {
+    const { bus, tail } = node(40, 3);
+    const s = subscriber(tail, "b");
+    const out = await recover({ bus, tail }, s, 5, { page: 4 });
+    expect(out.recovered).toBe(true);
+    expect(bus.reads).toBeGreaterThan(3);
+    tail.deliver(...messages(41, 44));
+    expect(s.offsets()).toEqual(offsetsOf("b", 6, 44));
+    expect(tail.stats).toEqual({ served: 1, fromWindow: 0, fromBus: 1, unrecovered: 0 });
+  });
+
+  it("keeps reading while the tail moves on during the replay", async () => {
+    const { bus, tail } = node(20, 2);
+    let next = 21;
+    bus.beforeRead = () => {
+      if (next > 30) return;
+      const more = messages(next, next + 2);
+      bus.docs.push(...more);
+      tail.deliver(...more);
+      next += 3;
+    };
+    const s = subscriber(tail, "a");
+    await recover({ bus, tail }, s, 2, { page: 2 });
+    tail.deliver(...messages(next, next + 3));
+    expect(s.offsets()).toEqual(offsetsOf("a", 3, next + 3));
+  });
+
+  it("replays what is still retained and answers recovered:false when part of the range was evicted", async () => {
+    const { bus, tail } = node(20, 2);
+    bus.evictThrough(8);
+    const s = subscriber(tail, "a");
+    const out = await recover({ bus, tail }, s, 3);
+    expect(out.recovered).toBe(false);
+    expect(s.offsets()).toEqual(offsetsOf("a", 9, 20));
+    expect(s.joined()).toBe(true);
+    expect(tail.stats.unrecovered).toBe(1);
+  });
+
+  it("joins at once with recovered:false for a position of another epoch", async () => {
+    const { bus, tail } = node(10);
+    const s = subscriber(tail, "a");
+    const out = await recover({ bus, tail }, s, { offset: 4, epoch: "old" });
+    expect(out).toEqual({ recovered: false, position: { offset: 10, epoch: EPOCH } });
+    expect(s.got).toEqual([]);
+    expect(s.joined()).toBe(true);
+    expect(tail.stats.unrecovered).toBe(1);
+  });
+
+  it("joins at once when the subscriber is exactly where the node is", async () => {
+    const { bus, tail } = node(10, 2);
+    const s = subscriber(tail, "a");
+    expect((await recover({ bus, tail }, s, 10)).recovered).toBe(true);
+    expect(s.got).toEqual([]);
+    expect(bus.reads).toBe(0);
+  });
+
+  it("on a lagging node, waits for its tail to reach the subscriber, then joins without repeating anything", async () => {
+    const all = messages(1, 12);
+    const bus = new FakeBus(all);
+    const tail = new FakeTail({ offset: 0, epoch: EPOCH });
+    tail.deliver(...all.slice(0, 5)); // this node is at 5, the bus (and the client's last node) at 12
+    tail.onWait = () => tail.deliver(all[tail.pos.offset] as Envelope);
+    const s = subscriber(tail, "a");
+    const out = await recover({ bus, tail }, s, 9);
+    expect(out).toEqual({ recovered: true, position: { offset: 9, epoch: EPOCH } });
+    expect(tail.waits).toBe(4);
+    expect(s.got).toEqual([]);
+    tail.deliver(...all.slice(9));
+    expect(s.offsets()).toEqual(offsetsOf("a", 10, 12));
+  });
+
+  it("tells a subscriber to retry when the node stays behind it for too long", async () => {
+    const { bus, tail } = node(10);
+    bus.docs.push(...messages(11, 20));
+    let now = 0;
+    tail.onWait = () => {
+      now += 10_000;
+    };
+    const s = subscriber(tail, "a");
+    const err = await recover({ bus, tail }, s, 15, { catchUpMs: 30_000, clock: () => now }).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(TailcastError);
+    expect((err as TailcastError).code).toBe(ErrorCode.busUnavailable);
+    expect(tail.waits).toBe(4);
+    expect(s.joined()).toBe(false);
+  });
+
+  it("refuses a position past everything the bus holds instead of waiting for it", async () => {
+    const { bus, tail } = node(10);
+    const s = subscriber(tail, "a");
+    const err = await recover({ bus, tail }, s, 1000).catch((e: unknown) => e);
+    expect((err as TailcastError).code).toBe(ErrorCode.invalidRequest);
+    expect(tail.waits).toBe(0);
+  });
+
+  it("stops a bus replay that a later request superseded (or whose subscriber left), without joining", async () => {
+    const { bus, tail } = node(40, 2);
+    const s = subscriber(tail, "a");
+    bus.beforeRead = () => {
+      if (bus.reads === 1) s.goAway();
+    };
+    const out = await recover({ bus, tail }, s, 2, { page: 3 });
+    expect(out.recovered).toBe(false);
+    expect(s.offsets()).toEqual(offsetsOf("a", 3, 40).slice(0, 3));
+    expect(s.joined()).toBe(false);
+    expect(bus.reads).toBe(2);
+  });
+});

@@ -1,0 +1,327 @@
+/**
+ * The subscriber session (tailer/session.ts) with a fake transport, bus and tail: admission, the order
+ * of checks, recovery and the seam, superseded subscribes, refresh, expiry, release. No I/O.
+ */
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { compilePatterns } from "../../shared/auth/channel-patterns.ts";
+import type { Subscriber, TokenVerifier } from "../../shared/auth/jwt.ts";
+import { ErrorCode, TailcastError } from "../../shared/errors.ts";
+import { createLogger } from "../../shared/log.ts";
+import { defaultMessageLimits, type Envelope } from "../../shared/message.ts";
+import type { ErrorNotice } from "../../shared/protocol/replies.ts";
+import { createConnectionLimit } from "../../tailer/connection-limit.ts";
+import { type SessionDeps, type SessionTransport, SubscriberSessions } from "../../tailer/session.ts";
+import { EPOCH, envelope, FakeBus, FakeTail, messages } from "../fakes/bus.ts";
+
+/** One connection as the session sees it: what reached it, and what it joined. */
+class FakeTransport implements SessionTransport {
+  readonly received: Envelope[] = [];
+  readonly notices: ErrorNotice[] = [];
+  readonly joins: string[] = [];
+  open = true;
+  readonly #tail: FakeTail;
+  readonly #listener = (e: Envelope) => this.received.push(e);
+
+  constructor(tail: FakeTail) {
+    this.#tail = tail;
+  }
+  emit(e: Envelope): void {
+    this.received.push(e);
+  }
+  join(channel: string): void {
+    this.joins.push(channel);
+    this.#tail.join(channel, this.#listener);
+  }
+  leave(channel: string): void {
+    this.#tail.leave(channel, this.#listener);
+  }
+  connected(): boolean {
+    return this.open;
+  }
+  disconnect(notice: ErrorNotice): void {
+    this.notices.push(notice);
+    this.open = false;
+  }
+  offsets(channel: string): number[] {
+    return this.received.filter((e) => e.channel === channel).map((e) => e.offset);
+  }
+}
+
+/** A token verifier that knows a fixed set of tokens. */
+function verifier(
+  tokens: Record<string, { sub: string; channels: string[]; ttlMs?: number }>,
+): TokenVerifier {
+  return {
+    async verify(token) {
+      const t = typeof token === "string" ? tokens[token] : undefined;
+      if (!t) throw new TailcastError(ErrorCode.unauthorized, "Invalid token.");
+      const subscriber: Subscriber = {
+        sub: t.sub,
+        channels: compilePatterns(t.channels),
+        expiresAt: Date.now() + (t.ttlMs ?? 600_000),
+      };
+      return subscriber;
+    },
+  };
+}
+
+const TOKENS = {
+  alice: { sub: "alice", channels: ["a", "b", "chat:*"] },
+  aliceNarrow: { sub: "alice", channels: ["a"] },
+  bob: { sub: "bob", channels: ["a", "b"] },
+  short: { sub: "carol", channels: ["a"], ttlMs: 5000 },
+};
+
+/** A node that tailed offsets 1..20 (even ones on channel a, odd on b; all still in the bus), its window the last `capacity`. */
+function setup(extra: Partial<SessionDeps> = {}, capacity = 100) {
+  const all = messages(1, 20);
+  const bus = new FakeBus([envelope(0, "sentinel"), ...all]);
+  const tail = new FakeTail({ offset: 0, epoch: EPOCH }, capacity);
+  tail.deliver(...all);
+  const sessions = new SubscriberSessions({
+    history: bus,
+    tail,
+    limits: defaultMessageLimits,
+    subscribers: verifier(TOKENS),
+    maxSubscriptions: 3,
+    admitConnection: createConnectionLimit(0),
+    log: createLogger("test", { write: () => {} }),
+    ...extra,
+  });
+  const connect = async (token: string = "alice") => {
+    const transport = new FakeTransport(tail);
+    const session = await sessions.connect("10.0.0.1", token, transport);
+    return { transport, session };
+  };
+  return { bus, tail, sessions, connect };
+}
+
+const codeOf = (reply: { type: string; error?: { code: string } }) =>
+  reply.type === "error" ? reply.error?.code : reply.type;
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("subscribe", () => {
+  it("without since: joins at the node's position and gets every later message", async () => {
+    const { tail, connect } = setup();
+    const { transport, session } = await connect();
+    expect(await session.handle("subscribe", { channel: "a" })).toEqual({
+      type: "subscribed",
+      channel: "a",
+      offset: 20,
+      epoch: EPOCH,
+      recovered: true,
+    });
+    tail.deliver(...messages(21, 24));
+    expect(transport.offsets("a")).toEqual([22, 24]);
+    expect(session.channels).toEqual(new Set(["a"]));
+  });
+
+  it("with since: replays from the window, then live, with no hole and no duplicate", async () => {
+    const { bus, tail, connect } = setup();
+    const { transport, session } = await connect();
+    const reply = await session.handle("subscribe", { channel: "b", since: { offset: 11, epoch: EPOCH } });
+    expect(reply).toMatchObject({ type: "subscribed", offset: 20, recovered: true });
+    tail.deliver(...messages(21, 24));
+    expect(transport.offsets("b")).toEqual([13, 15, 17, 19, 21, 23]);
+    expect(bus.reads).toBe(0);
+    expect(tail.stats).toMatchObject({ served: 1, fromWindow: 1 });
+  });
+
+  it("with since older than the window: replays from the bus", async () => {
+    const { bus, tail, connect } = setup({}, 2);
+    const { transport, session } = await connect();
+    await session.handle("subscribe", { channel: "a", since: { offset: 2, epoch: EPOCH } });
+    tail.deliver(envelope(21, "a"));
+    expect(transport.offsets("a")).toEqual([4, 6, 8, 10, 12, 14, 16, 18, 20, 21]);
+    expect(bus.reads).toBeGreaterThan(0);
+    expect(tail.stats).toMatchObject({ served: 1, fromBus: 1 });
+  });
+
+  it("reports recovered:false for a position of another epoch and goes on live", async () => {
+    const { tail, connect } = setup();
+    const { transport, session } = await connect();
+    const reply = await session.handle("subscribe", { channel: "a", since: { offset: 3, epoch: "old" } });
+    expect(reply).toMatchObject({ type: "subscribed", recovered: false });
+    tail.deliver(envelope(21, "a"));
+    expect(transport.offsets("a")).toEqual([21]);
+  });
+
+  it("checks the request, then access, then readiness — so a refusal for good is never told to retry", async () => {
+    const { tail, connect } = setup();
+    tail.isReady = false;
+    const { transport, session } = await connect();
+    const code = async (body: unknown) => codeOf(await session.handle("subscribe", body));
+    expect(await code(null)).toBe(ErrorCode.invalidRequest);
+    expect(await code({ channel: "$where" })).toBe(ErrorCode.invalidChannel);
+    expect(await code({ channel: "a", since: { offset: -1, epoch: EPOCH } })).toBe(ErrorCode.invalidRequest);
+    expect(await code({ channel: "secret" })).toBe(ErrorCode.forbidden);
+    expect(await code({ channel: "a" })).toBe(ErrorCode.busUnavailable);
+    tail.isReady = true;
+    expect(await code({ channel: "a" })).toBe("subscribed");
+    expect(transport.joins).toEqual(["a"]);
+  });
+
+  it("refuses a channel outside the token and never joins it", async () => {
+    const { tail, connect } = setup();
+    const { transport, session } = await connect("bob");
+    const reply = await session.handle("subscribe", {
+      channel: "chat:1",
+      since: { offset: 1, epoch: EPOCH },
+    });
+    expect(reply).toEqual({
+      type: "error",
+      error: {
+        code: ErrorCode.forbidden,
+        message: 'This token does not allow you to subscribe to channel "chat:1".',
+      },
+    });
+    tail.deliver(envelope(21, "chat:1"));
+    expect(transport.received).toEqual([]);
+    expect(tail.stats.served).toBe(0);
+  });
+
+  it("holds at most maxSubscriptions channels; subscribing again to one of them is not a new one", async () => {
+    const { connect } = setup();
+    const { session } = await connect();
+    for (const channel of ["a", "b", "chat:1"]) {
+      expect(codeOf(await session.handle("subscribe", { channel }))).toBe("subscribed");
+    }
+    expect(codeOf(await session.handle("subscribe", { channel: "chat:2" }))).toBe(ErrorCode.invalidRequest);
+    expect(codeOf(await session.handle("subscribe", { channel: "a" }))).toBe("subscribed");
+    await session.handle("unsubscribe", { channel: "b" });
+    expect(codeOf(await session.handle("subscribe", { channel: "chat:2" }))).toBe("subscribed");
+  });
+
+  it("a later subscribe to the same channel supersedes a replay in flight: one stream, no duplicate", async () => {
+    const { bus, tail, connect } = setup({}, 2);
+    const { transport, session } = await connect();
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const read = bus.readRange.bind(bus);
+    bus.readRange = async (...args) => {
+      await gate;
+      return read(...args);
+    };
+    const first = session.handle("subscribe", { channel: "a", since: { offset: 2, epoch: EPOCH } });
+    const second = await session.handle("subscribe", { channel: "a" });
+    expect(second).toMatchObject({ type: "subscribed", offset: 20 });
+    release();
+    expect(await first).toEqual({
+      type: "error",
+      error: {
+        code: ErrorCode.invalidRequest,
+        message: "Cancelled by a later request for the same channel.",
+      },
+    });
+    tail.deliver(...messages(21, 24));
+    expect(transport.offsets("a")).toEqual([22, 24]);
+    expect(transport.joins).toEqual(["a"]);
+  });
+
+  it("an unsubscribe cancels a replay in flight", async () => {
+    const { bus, tail, connect } = setup({}, 2);
+    const { transport, session } = await connect();
+    bus.beforeRead = () => void session.handle("unsubscribe", { channel: "a" });
+    const reply = await session.handle("subscribe", { channel: "a", since: { offset: 2, epoch: EPOCH } });
+    expect(codeOf(reply)).toBe(ErrorCode.invalidRequest);
+    tail.deliver(envelope(21, "a"));
+    expect(transport.received).toEqual([]);
+    expect(session.channels.size).toBe(0);
+  });
+
+  it("answers internal_error, never throws, when the bus read fails unexpectedly", async () => {
+    const { bus, connect } = setup({}, 2);
+    bus.readRange = async () => {
+      throw new Error("connection reset by 10.0.0.7");
+    };
+    const { session } = await connect();
+    expect(await session.handle("subscribe", { channel: "a", since: { offset: 2, epoch: EPOCH } })).toEqual({
+      type: "error",
+      error: { code: ErrorCode.internal, message: "Internal error." },
+    });
+  });
+});
+
+describe("unsubscribe and refresh", () => {
+  it("unsubscribe leaves the live stream", async () => {
+    const { tail, connect } = setup();
+    const { transport, session } = await connect();
+    await session.handle("subscribe", { channel: "a" });
+    expect(await session.handle("unsubscribe", { channel: "a" })).toEqual({
+      type: "unsubscribed",
+      channel: "a",
+    });
+    tail.deliver(envelope(21, "a"));
+    expect(transport.received).toEqual([]);
+    expect(codeOf(await session.handle("unsubscribe", { channel: 5 }))).toBe(ErrorCode.invalidChannel);
+  });
+
+  it("refresh to a narrower token drops the channels it no longer allows", async () => {
+    const { tail, connect } = setup();
+    const { transport, session } = await connect();
+    await session.handle("subscribe", { channel: "a" });
+    await session.handle("subscribe", { channel: "b" });
+    const reply = await session.handle("refresh", { token: "aliceNarrow" });
+    expect(reply).toMatchObject({ type: "refreshed", revoked: ["b"] });
+    tail.deliver(envelope(21, "a"), envelope(22, "b"));
+    expect(transport.received.map((e) => e.offset)).toEqual([21]);
+  });
+
+  it("refuses a token for another subject, or none at all", async () => {
+    const { connect } = setup();
+    const { session } = await connect();
+    expect(codeOf(await session.handle("refresh", { token: "bob" }))).toBe(ErrorCode.forbidden);
+    expect(codeOf(await session.handle("refresh", "alice"))).toBe(ErrorCode.unauthorized);
+    expect(codeOf(await session.handle("refresh", { token: "nope" }))).toBe(ErrorCode.unauthorized);
+  });
+});
+
+describe("connections", () => {
+  it("refuses a bad token and holds nothing for it", async () => {
+    const { sessions, connect } = setup({ admitConnection: createConnectionLimit(1) });
+    await expect(connect("nope")).rejects.toMatchObject({ code: ErrorCode.unauthorized });
+    expect(sessions.size).toBe(0);
+    // The address's only slot was released: a good connection is admitted.
+    const { session } = await connect();
+    expect(sessions.size).toBe(1);
+    await expect(connect()).rejects.toMatchObject({ code: ErrorCode.rateLimited });
+    session.close();
+    session.close();
+    expect(sessions.size).toBe(0);
+    await connect();
+  });
+
+  it("close leaves every channel", async () => {
+    const { tail, connect } = setup();
+    const { transport, session } = await connect();
+    await session.handle("subscribe", { channel: "a" });
+    await session.handle("subscribe", { channel: "b" });
+    session.close();
+    tail.deliver(envelope(21, "a"), envelope(22, "b"));
+    expect(transport.received).toEqual([]);
+  });
+
+  it("disconnects with token_expired when the token runs out unrefreshed", async () => {
+    vi.useFakeTimers();
+    const { connect } = setup();
+    const { transport } = await connect("short");
+    vi.advanceTimersByTime(4999);
+    expect(transport.notices).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(transport.notices).toEqual([
+      { code: ErrorCode.tokenExpired, message: "The token expired; connect again with a new one." },
+    ]);
+  });
+
+  it("with auth off, anyone connects and may subscribe to any channel", async () => {
+    const { connect } = setup({ subscribers: "off" });
+    const { session } = await connect("anything");
+    expect(session.subject).toBeNull();
+    expect(codeOf(await session.handle("subscribe", { channel: "secret" }))).toBe("subscribed");
+  });
+});
