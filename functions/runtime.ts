@@ -11,15 +11,14 @@ import { BusWriter } from "../shared/bus/append.ts";
 import { ensureBus } from "../shared/bus/collection.ts";
 import type { BusDoc } from "../shared/bus/doc.ts";
 import { ensureIdempotencyStore, IdempotencyStore } from "../shared/bus/idempotency.ts";
-import { type IngestConfig, loadIngestConfig } from "../shared/config.ts";
+import { type IngestConfig, loadIngestConfig, loadLogConfig } from "../shared/config.ts";
+import type { Env } from "../shared/env.ts";
 import { cachedUntilFailure } from "../shared/lazy.ts";
 import { createLogger, type Logger } from "../shared/log.ts";
 import { createMongo, type MongoHandle } from "../shared/mongo.ts";
 import { withTimeout } from "../shared/promises.ts";
 import { createRateLimiter } from "../shared/rate-limit.ts";
 import { createIngestApp } from "./app.ts";
-
-type Env = Record<string, string | undefined>;
 
 const READY_TIMEOUT_MS = 1500;
 
@@ -33,8 +32,9 @@ export interface IngestRuntime {
 }
 
 /** Reads and checks all configuration (including credentials) up front: a bad setup fails here, at start. */
-export function createIngestRuntime(env: Env = process.env, log = createLogger("functions")): IngestRuntime {
+export function createIngestRuntime(env: Env = process.env, logger?: Logger): IngestRuntime {
   const config = loadIngestConfig(env);
+  const log = logger ?? createLogger("functions", loadLogConfig(env));
   const publishers = requirePublisherAuth(env);
   const jwt = publishers === "off" ? undefined : loadJwtConfig(env);
   if (publishers === "off") log.warn(AUTH_OFF_WARNING);

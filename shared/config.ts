@@ -1,23 +1,16 @@
 /**
- * Configuration: read from the environment once at start, validated as a whole, then passed down as
- * plain typed objects. Every variable is listed with its default in the README's config table.
+ * Configuration of the components: read from the environment once at start (shared/env.ts), validated
+ * as a whole, then passed down as plain typed objects. Credentials are read the same way beside their
+ * code (shared/auth/). Every variable is listed with its default in the README's config table.
  */
 import { z } from "zod";
-import { ErrorCode, TailcastError } from "./errors.ts";
+import { type Env, int, list, readEnv } from "./env.ts";
+import type { LogFormat, LogLevel } from "./log.ts";
 import { defaultMessageLimits, type MessageLimits } from "./message.ts";
-
-type Env = Record<string, string | undefined>;
 
 /** Where `npm run devdb` listens by default. */
 export const DEFAULT_MONGODB_URI = "mongodb://127.0.0.1:27017/";
 
-const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
-const list = z.string().transform((s) =>
-  s
-    .split(",")
-    .map((x) => x.trim())
-    .filter((x) => x.length > 0),
-);
 const writeConcern = z
   .string()
   .regex(
@@ -102,17 +95,23 @@ export interface TailerConfig {
   maxConnectionsPerIp: number;
 }
 
-function parse<S extends z.ZodType>(schema: S, env: Env): z.output<S> {
-  // `PORT=${PORT}` with PORT unset gives "": that means "not set", never 0.
-  const given = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ""));
-  const result = schema.safeParse(given);
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
-  throw new TailcastError(ErrorCode.invalidConfig, `Invalid configuration: ${problems}`);
+const logSchema = z.object({
+  TAILCAST_LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  TAILCAST_LOG_FORMAT: z.enum(["text", "json"]).default("text"),
+});
+
+export interface LogConfig {
+  level: LogLevel;
+  format: LogFormat;
+}
+
+export function loadLogConfig(env: Env = process.env): LogConfig {
+  const l = readEnv(logSchema, env);
+  return { level: l.TAILCAST_LOG_LEVEL, format: l.TAILCAST_LOG_FORMAT };
 }
 
 export function loadBusConfig(env: Env = process.env): BusConfig {
-  const b = parse(busSchema, env);
+  const b = readEnv(busSchema, env);
   return {
     mongodbUri: b.MONGODB_URI,
     db: b.TAILCAST_DB,
@@ -125,7 +124,7 @@ export function loadBusConfig(env: Env = process.env): BusConfig {
 }
 
 function loadLimits(env: Env): MessageLimits & { maxBodyBytes: number } {
-  const l = parse(limitsSchema, env);
+  const l = readEnv(limitsSchema, env);
   return {
     maxChannelLength: l.TAILCAST_MAX_CHANNEL_LENGTH,
     maxEventLength: l.TAILCAST_MAX_EVENT_LENGTH,
@@ -137,7 +136,7 @@ function loadLimits(env: Env): MessageLimits & { maxBodyBytes: number } {
 }
 
 export function loadIngestConfig(env: Env = process.env): IngestConfig {
-  const s = parse(
+  const s = readEnv(
     serverSchema.extend({
       PORT: int(0, 65535).default(8080),
       TAILCAST_CORS_ORIGINS: list.default([]),
@@ -164,7 +163,7 @@ export function loadIngestConfig(env: Env = process.env): IngestConfig {
 }
 
 export function loadTailerConfig(env: Env = process.env): TailerConfig {
-  const s = parse(
+  const s = readEnv(
     serverSchema.extend({
       PORT: int(0, 65535).default(8081),
       TAILCAST_NODE_ID: z.string().min(1).max(100).optional(),

@@ -1,8 +1,11 @@
 /**
- * One line per event, prefixed by component (issue: local stack logs). `TAILCAST_LOG_FORMAT=json`
- * switches to JSON lines for log shippers; the default is readable text for `npm start`.
+ * One line per event, prefixed by component, so the interleaved output of `npm start` stays readable.
+ * `TAILCAST_LOG_FORMAT=json` switches to JSON lines for log shippers (both read by shared/config.ts).
  */
+import { loadLogConfig } from "./config.ts";
+
 export type LogLevel = "debug" | "info" | "warn" | "error";
+export type LogFormat = "text" | "json";
 export type LogFields = Record<string, unknown>;
 
 export interface Logger {
@@ -27,13 +30,17 @@ function fieldText(fields: LogFields | undefined): string {
   return out;
 }
 
-export function createLogger(
-  component: string,
-  options: { level?: LogLevel; format?: "text" | "json"; write?: (line: string) => void } = {},
-): Logger {
-  const min =
-    rank[options.level ?? ((process.env.TAILCAST_LOG_LEVEL as LogLevel | undefined) || "info")] ?? 20;
-  const format = options.format ?? (process.env.TAILCAST_LOG_FORMAT === "json" ? "json" : "text");
+export interface LoggerOptions {
+  level?: LogLevel;
+  format?: LogFormat;
+  write?: (line: string) => void;
+}
+
+/** Level and format not given are read from the environment (loadLogConfig). */
+export function createLogger(component: string, options: LoggerOptions = {}): Logger {
+  const fromEnv = options.level === undefined || options.format === undefined ? loadLogConfig() : undefined;
+  const min = rank[options.level ?? fromEnv?.level ?? "info"];
+  const format = options.format ?? fromEnv?.format ?? "text";
   const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
   const emit = (level: LogLevel, msg: string, fields?: LogFields) => {
     if (rank[level] < min) return;

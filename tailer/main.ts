@@ -1,13 +1,14 @@
 /** Tailer entry: `npm run tailer`. */
 import { AUTH_OFF_WARNING, requireSubscriberAuth } from "../shared/auth/mode.ts";
-import { loadTailerConfig } from "../shared/config.ts";
+import { loadLogConfig, loadTailerConfig } from "../shared/config.ts";
 import { createLogger } from "../shared/log.ts";
 import { ignoreError } from "../shared/promises.ts";
 import { orExit } from "../shared/startup.ts";
 import { startTailerNode } from "./node.ts";
 
 const config = orExit("tailer", () => loadTailerConfig());
-const log = createLogger(config.nodeId);
+const logConfig = orExit(config.nodeId, () => loadLogConfig());
+const log = createLogger(config.nodeId, logConfig);
 const subscribers = orExit(config.nodeId, () => requireSubscriberAuth(process.env));
 if (subscribers === "off") log.warn(AUTH_OFF_WARNING);
 const node = await startTailerNode(config, log, subscribers);

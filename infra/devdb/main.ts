@@ -3,6 +3,8 @@
 // Env: TAILCAST_DEVDB_PORT (default 27017), TAILCAST_DEVDB_DIR (default <repo>/.cache/devdb-data, kept).
 // With MONGODB_URI already set it prints that URI and exits 0 at once: there is nothing to keep running.
 import { join } from "node:path";
+import { z } from "zod";
+import { port, readEnv } from "../../shared/env.ts";
 import { REPO_ROOT, stderrLog } from "./ferretdb-build.ts";
 import { type DevDb, DevDbStartError, isPortFree, startDevDb } from "./launcher.ts";
 
@@ -11,22 +13,26 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-function parsePort(raw: string | undefined): number | undefined {
-  if (raw === undefined || raw === "") return undefined;
-  const port = Number(raw);
-  if (!Number.isInteger(port) || port < 1 || port > 65535)
-    fail(`TAILCAST_DEVDB_PORT=${raw} is not a port number`);
-  return port;
-}
+const devdbSchema = z.object({
+  MONGODB_URI: z.string().optional(),
+  TAILCAST_DEVDB_PORT: port().optional(),
+  TAILCAST_DEVDB_DIR: z.string().default(join(REPO_ROOT, ".cache", "devdb-data")),
+});
 
 async function main(): Promise<void> {
-  const external = process.env.MONGODB_URI;
+  let env: z.output<typeof devdbSchema>;
+  try {
+    env = readEnv(devdbSchema, process.env);
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  const external = env.MONGODB_URI;
   if (external) {
     stderrLog("MONGODB_URI is set: using that external database, not starting one");
     process.stdout.write(`MONGODB_URI=${external}\n`);
     return;
   }
-  const explicitPort = parsePort(process.env.TAILCAST_DEVDB_PORT);
+  const explicitPort = env.TAILCAST_DEVDB_PORT;
   const port = explicitPort ?? 27017;
   if (!(await isPortFree(port))) {
     fail(
@@ -35,7 +41,7 @@ async function main(): Promise<void> {
         : `TAILCAST_DEVDB_PORT=${port} is already in use; choose another port`,
     );
   }
-  const dir = process.env.TAILCAST_DEVDB_DIR || join(REPO_ROOT, ".cache", "devdb-data");
+  const dir = env.TAILCAST_DEVDB_DIR;
 
   let db: DevDb;
   try {

@@ -6,22 +6,19 @@
  * database: mongod on PATH, else FerretDB built by the project, data in .cache/local-data).
  */
 import { join } from "node:path";
+import { z } from "zod";
+import { list, port, readEnv } from "../../shared/env.ts";
 import { REPO_ROOT } from "../devdb/ferretdb-build.ts";
 import { type DevDb, startDevDb } from "../devdb/launcher.ts";
 import { type Component, startComponent } from "./component.ts";
 
-function ports(): { ingest: number; tailers: number[] } {
-  const ingest = Number(process.env.TAILCAST_INGEST_PORT ?? 8080);
-  const tailers = (process.env.TAILCAST_TAILER_PORTS ?? "8081,8082").split(",").map((p) => Number(p.trim()));
-  for (const p of [ingest, ...tailers]) {
-    if (!Number.isInteger(p) || p < 1 || p > 65535) {
-      throw new Error(
-        "TAILCAST_INGEST_PORT and TAILCAST_TAILER_PORTS must be port numbers (e.g. 8080 and 8081,8082)",
-      );
-    }
-  }
-  return { ingest, tailers };
-}
+const stackSchema = z.object({
+  TAILCAST_INGEST_PORT: port().default(8080),
+  TAILCAST_TAILER_PORTS: list.pipe(z.array(port()).min(1)).default([8081, 8082]),
+  TAILCAST_DEVDB_DIR: z.string().default(join(REPO_ROOT, ".cache", "local-data")),
+  // Only whether it is set: the components read and check it themselves.
+  TAILCAST_BUS_MAX_DOCS: z.string().optional(),
+});
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const parts: Component[] = [];
@@ -39,11 +36,9 @@ async function stopAll(code: number): Promise<never> {
 }
 
 async function main(): Promise<void> {
-  const { ingest, tailers } = ports();
-  db = await startDevDb({
-    dir: process.env.TAILCAST_DEVDB_DIR || join(REPO_ROOT, ".cache", "local-data"),
-    log: (l) => say(`[devdb] ${l}`),
-  });
+  const env = readEnv(stackSchema, process.env);
+  const [ingest, tailers] = [env.TAILCAST_INGEST_PORT, env.TAILCAST_TAILER_PORTS];
+  db = await startDevDb({ dir: env.TAILCAST_DEVDB_DIR, log: (l) => say(`[devdb] ${l}`) });
   const origins = tailers.flatMap((p) => [`http://localhost:${p}`, `http://127.0.0.1:${p}`]);
   // Local development: no credentials to set up. Both components say so loudly, and so does the demo page.
   const common: Record<string, string> = {
@@ -52,7 +47,8 @@ async function main(): Promise<void> {
     TAILCAST_AUTH: "off",
   };
   // FerretDB scans the whole bus on every tail poll (docs/offsets.md): a small dev bus keeps idle nodes idle.
-  if (db.kind === "ferretdb" && !process.env.TAILCAST_BUS_MAX_DOCS) common.TAILCAST_BUS_MAX_DOCS = "1000";
+  if (db.kind === "ferretdb" && env.TAILCAST_BUS_MAX_DOCS === undefined)
+    common.TAILCAST_BUS_MAX_DOCS = "1000";
   const watch = (c: Component) => {
     parts.push(c);
     void c.exited.then((exit) => {

@@ -9,14 +9,13 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { configError, type Env, readEnv } from "../env.ts";
 import { ErrorCode, TailcastError } from "../errors.ts";
 import type { Rate } from "../rate-limit.ts";
 import { bearerToken } from "./bearer.ts";
 import { type ChannelMatcher, compilePatterns, patternProblem } from "./channel-patterns.ts";
 
 export { authorizeChannel } from "./channel-patterns.ts";
-
-type Env = Record<string, string | undefined>;
 
 /** Reads a file named by a `*_FILE` variable; injectable so parsing stays testable without I/O. */
 export type ReadText = (path: string) => string;
@@ -97,10 +96,6 @@ const keysSchema = z
     }
   });
 
-function invalid(message: string, cause?: unknown): TailcastError {
-  return new TailcastError(ErrorCode.invalidConfig, `Invalid configuration: ${message}`, { cause });
-}
-
 /** Validates key config JSON text; `source` names where it came from in error messages. */
 export function parseApiKeys(json: string, source = "TAILCAST_API_KEYS"): ApiKeyConfig[] {
   let raw: unknown;
@@ -108,15 +103,16 @@ export function parseApiKeys(json: string, source = "TAILCAST_API_KEYS"): ApiKey
     raw = JSON.parse(json);
   } catch {
     // The JSON parser's message quotes the input, which may hold a key pasted by mistake: omit it.
-    throw invalid(`${source} is not valid JSON (expected an array of { id, sha256, channels }).`);
+    throw configError(source, "not valid JSON (expected an array of { id, sha256, channels }).");
   }
   const result = keysSchema.safeParse(raw);
   if (!result.success) {
+    // Inside the JSON, the path to the entry and field is what a reader needs: `TAILCAST_API_KEYS[0].sha256`.
     const problems = result.error.issues.map((i) => {
       const path = i.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("");
       return `${source}${path}: ${i.message}`;
     });
-    throw invalid(problems.join("; "));
+    throw configError(null, problems.join("; "));
   }
   return result.data.map((k) => {
     const entry: ApiKeyConfig = { id: k.id, sha256: k.sha256.toLowerCase(), channels: k.channels };
@@ -128,16 +124,21 @@ export function parseApiKeys(json: string, source = "TAILCAST_API_KEYS"): ApiKey
   });
 }
 
+const keysEnvSchema = z
+  .object({
+    TAILCAST_API_KEYS: z.string().trim().optional(),
+    TAILCAST_API_KEYS_FILE: z.string().trim().optional(),
+  })
+  .refine((e) => e.TAILCAST_API_KEYS === undefined || e.TAILCAST_API_KEYS_FILE === undefined, {
+    error: "set TAILCAST_API_KEYS or TAILCAST_API_KEYS_FILE, not both.",
+  });
+
 /**
  * Key config from the environment, or undefined when neither variable is set (the caller decides
  * whether that is allowed: see mode.ts).
  */
 export function loadApiKeys(env: Env, readText: ReadText = readTextFile): ApiKeyConfig[] | undefined {
-  const inline = env.TAILCAST_API_KEYS?.trim() || undefined;
-  const file = env.TAILCAST_API_KEYS_FILE?.trim() || undefined;
-  if (inline !== undefined && file !== undefined) {
-    throw invalid("set TAILCAST_API_KEYS or TAILCAST_API_KEYS_FILE, not both.");
-  }
+  const { TAILCAST_API_KEYS: inline, TAILCAST_API_KEYS_FILE: file } = readEnv(keysEnvSchema, env);
   if (inline !== undefined) return parseApiKeys(inline, "TAILCAST_API_KEYS");
   if (file === undefined) return undefined;
   let text: string;
@@ -145,7 +146,7 @@ export function loadApiKeys(env: Env, readText: ReadText = readTextFile): ApiKey
     text = readText(file);
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code ?? "unreadable";
-    throw invalid(`cannot read TAILCAST_API_KEYS_FILE ${JSON.stringify(file)} (${reason}).`, err);
+    throw configError("TAILCAST_API_KEYS_FILE", `cannot read ${JSON.stringify(file)} (${reason}).`, err);
   }
   return parseApiKeys(text, "TAILCAST_API_KEYS_FILE");
 }

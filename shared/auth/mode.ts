@@ -3,12 +3,12 @@
  * without credentials configured, unless TAILCAST_AUTH=off says explicitly that this is a local
  * development setup. Nothing is ever "off" by accident of a missing variable.
  */
+import { z } from "zod";
+import { type Env, readEnv } from "../env.ts";
 import { ErrorCode, TailcastError } from "../errors.ts";
 import { createKeyVerifier, type KeyVerifier, loadApiKeys, type ReadText, readTextFile } from "./api-keys.ts";
 import { createTokenVerifier, type TokenVerifier, type TokenVerifierOptions } from "./jwt.ts";
 import { loadJwtConfig } from "./jwt-config.ts";
-
-type Env = Record<string, string | undefined>;
 
 export interface AuthMode {
   publishers: KeyVerifier | "off";
@@ -26,15 +26,18 @@ const OFF_HINT = "or set TAILCAST_AUTH=off (local development only: anyone can t
 export const AUTH_OFF_WARNING =
   "TAILCAST_AUTH=off: authentication is disabled, anyone can publish and subscribe. Local development only.";
 
+const authSchema = z.object({
+  TAILCAST_AUTH: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.enum(["on", "off"], { error: 'must be "on" (the default) or "off".' }))
+    .default("on"),
+});
+
 /** True when TAILCAST_AUTH=off; throws `invalid_config` for a value other than on/off. */
 export function authDisabled(env: Env): boolean {
-  const raw = env.TAILCAST_AUTH?.trim().toLowerCase();
-  if (raw === undefined || raw === "" || raw === "on") return false;
-  if (raw === "off") return true;
-  throw new TailcastError(
-    ErrorCode.invalidConfig,
-    'Invalid configuration: TAILCAST_AUTH must be "on" (the default) or "off".',
-  );
+  return readEnv(authSchema, env).TAILCAST_AUTH === "off";
 }
 
 /** For the ingest function: the API key verifier, "off", or a refusal saying what to set. */
