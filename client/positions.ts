@@ -1,6 +1,6 @@
 /**
  * Position tracking per subscription, pure: what to deliver and where to resume. Offsets are
- * comparable only within one epoch (brief §2); a message from another epoch starts a new sequence.
+ * comparable only within one epoch (README "Message envelope"); a message from another epoch starts a new sequence.
  */
 import type { Position } from "../shared/offsets.ts";
 

@@ -1,4 +1,4 @@
-/** The /ws transport: plain WebSocket, JSON text frames (brief §2). Works with the browser's WebSocket and `ws`. */
+/** The /ws transport: plain WebSocket, JSON text frames (README "WebSocket"). Works with the browser's WebSocket and `ws`. */
 import type { SubscribeAck } from "../shared/protocol/replies.ts";
 import type { WsClientFrame } from "../shared/protocol/ws-frames.ts";
 import { type Connect, type Connection, isEnvelope } from "./transport.ts";

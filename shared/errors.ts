@@ -1,7 +1,7 @@
 /**
- * Typed errors with frozen, stable codes (brief §2, §7). Clients and tests branch on `code`,
- * never on `message`; HTTP status and Retry-After travel with the error so every edge
- * (HTTP, Socket.IO, /ws) renders it the same way.
+ * Typed errors with frozen, stable codes (README "HTTP", "Socket.IO", "WebSocket"). Clients and
+ * tests branch on `code`, never on `message`; HTTP status and Retry-After travel with the error so
+ * every edge (HTTP, Socket.IO, /ws) renders it the same way.
  */
 export const ErrorCode = Object.freeze({
   invalidJson: "invalid_json",

@@ -1,6 +1,6 @@
 /**
- * A Node HTTP server for a fetch-style app, whose every refusal has the standard error shape (brief
- * §2) — also the two that never reach the app: a request Node's parser rejects (bad bytes in the
+ * A Node HTTP server for a fetch-style app, whose every refusal has the standard error shape
+ * (README "HTTP") — also the two that never reach the app: a request Node's parser rejects (bad bytes in the
  * request line, oversized headers) and one @hono/node-server cannot turn into a `Request` (a malformed
  * URL or Host), which its own `serve()` answers with a bare 400.
  */

@@ -1,5 +1,5 @@
 /**
- * The message model (brief §2) and its validation. Pure: no I/O, so every rule is unit-tested.
+ * The message model (README "Message envelope") and its validation. Pure: no I/O, so every rule is unit-tested.
  * `data` travels through the bus as JSON text: user keys never become BSON field names (no `$`
  * operators, dotted paths or `__proto__` surprises) and what a subscriber gets is byte-for-byte what
  * the publisher sent.
@@ -190,7 +190,7 @@ export function validateIdempotencyKey(key: unknown): string {
   return key;
 }
 
-/** Validates a whole batch before anything is written (brief §2). */
+/** Validates a whole batch before anything is written (README "HTTP"). */
 export function validateBatch(body: unknown, limits: MessageLimits): OutgoingMessage[] {
   if (!isPlainObject(body) || !Array.isArray(body.messages)) {
     throw new TailcastError(ErrorCode.invalidBody, "Batch must be a JSON object `{ messages: [...] }`.");

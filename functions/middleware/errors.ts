@@ -1,5 +1,5 @@
 /**
- * Every error leaves as `{ error: { code, message } }` with its status (brief §2). Database failures
+ * Every error leaves as `{ error: { code, message } }` with its status (README "HTTP"). Database failures
  * become 503 + Retry-After; anything unexpected is a bare 500 and a log line, never a stack trace.
  */
 import type { Context, ErrorHandler, NotFoundHandler } from "hono";

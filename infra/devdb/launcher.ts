@@ -1,5 +1,5 @@
 // Gives the app and the tests a MongoDB-compatible server: MONGODB_URI if set (production-like, never
-// touched), else a local mongod, else FerretDB on SQLite (BRIEF §5: no registry we reach ships mongod).
+// touched), else a local mongod, else FerretDB on SQLite (docs/ferretdb.md).
 import { spawnSync } from "node:child_process";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
@@ -28,7 +28,7 @@ export interface DevDbOptions {
   port?: number;
   /** Data directory, created if missing and kept on stop; default: a temp dir removed on stop. */
   dir?: string;
-  /** FerretDB enforces capped limits only in a background job (BRIEF §5); its default is 1m. */
+  /** FerretDB enforces capped limits only in a background job (docs/ferretdb.md); its default is 1m. */
   cappedCleanupInterval?: string;
   /** "auto" (default) honours MONGODB_URI, then mongod on PATH, then FerretDB. */
   server?: "auto" | "mongod" | "ferretdb";

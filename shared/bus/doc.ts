@@ -14,7 +14,7 @@ export interface MessageDoc {
   ik?: string;
 }
 
-/** Written when a bus is created so it is never empty: a tailable cursor on an empty capped collection dies at once (brief §4). */
+/** Written when a bus is created so it is never empty: a tailable cursor on an empty capped collection dies at once (docs/mongodb.md). */
 export interface SentinelDoc {
   _id: string;
   offset: number;

@@ -1,9 +1,10 @@
 /**
  * The tail loop: one tailable awaitData cursor per node, re-opened from the last offset after every
- * way a tail can end, forever, until stopped (brief §4, G2, G3).
+ * way a tail can end, forever, until stopped (docs/mongodb.md "Tailable cursors"; README "Guarantees",
+ * G2, G3).
  *
  * Raw find/getMore commands instead of the driver's cursor: a FerretDB tailable cursor whose first
- * batch is not full is closed at once (brief §5), so the first batch asks for one document — the one
+ * batch is not full is closed at once (docs/ferretdb.md), so the first batch asks for one document — the one
  * at the last offset, re-read on purpose and dropped as a duplicate — while getMore asks for many;
  * the driver does not allow a tailable cursor's batch size to differ between the two.
  */

@@ -1,5 +1,5 @@
 /**
- * What must hold for every response of the ingest API, whatever was sent (brief §2), and what a 201
+ * What must hold for every response of the ingest API, whatever was sent (README "HTTP"), and what a 201
  * promised about the bus. The oracle is written independently of the product's own validation: it
  * models only routing (WHATWG URL normalization, one percent-decoding of the channel) and scopes.
  */

@@ -1,5 +1,5 @@
 /**
- * fast-check generators of hostile requests to the ingest API (brief §2). A request is plain data:
+ * fast-check generators of hostile requests to the ingest API (README "HTTP"). A request is plain data:
  * credentials are named (`auth: "valid"`), not embedded, and the bus epoch is the placeholder
  * `{epoch}`, so the same seed gives the same requests in every run and a failure prints readably.
  */

@@ -1,7 +1,7 @@
 /**
  * Hostile Socket.IO traffic for fuzzing a tailer: payloads of every wrong type for its events, raw
  * Engine.IO/Socket.IO frames over a plain `ws` connection (no client library to keep them polite),
- * and the exact shapes an ack may take (brief §2).
+ * and the exact shapes an ack may take (README "Socket.IO").
  */
 import fc from "fast-check";
 import WebSocket from "ws";

@@ -1,5 +1,5 @@
 /**
- * Shared pieces of the delivery-guarantee tests (brief §3): publishing with recorded receipts,
+ * Shared pieces of the delivery-guarantee tests (README "Guarantees"): publishing with recorded receipts,
  * publisher loops, tailer /stats, reading the bus bounds directly, bounded polling where no event
  * exists, and an exact comparison of what a client received with what was acknowledged.
  */
@@ -134,7 +134,7 @@ export interface NodeStats {
   node: string;
   clients: number;
   tail: TailStats;
-  /** Being added by the lead; absent on older nodes. */
+  /** Recovery counters (tailer/live.ts). */
   recovery?: { served: number; fromWindow: number; fromBus: number; unrecovered: number };
   lag?: { offsets: number; ms: number };
 }

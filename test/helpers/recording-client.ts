@@ -62,7 +62,7 @@ export class RecordingClient {
     return this.#disconnected;
   }
 
-  /** Opens a new connection (closing any previous one); reconnection is off, as in the brief. */
+  /** Opens a new connection (closing any previous one); reconnection is off: the test decides where and when it resumes. */
   async connect(url: string): Promise<void> {
     this.#socket?.close();
     const socket = io(url, { transports: ["websocket"], reconnection: false, forceNew: true });

@@ -1,4 +1,4 @@
-// The dev database launcher against a real FerretDB (never mocked, BRIEF §5). Uses startFerretDB, which
+// The dev database launcher against a real FerretDB (never mocked: docs/ferretdb.md). Uses startFerretDB, which
 // ignores MONGODB_URI, because these tests stop and restart the server and check its process lifecycle.
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";

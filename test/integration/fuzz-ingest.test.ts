@@ -1,5 +1,5 @@
 /**
- * Property-based fuzzing of the ingest API (brief §2) against a real functions process with auth on:
+ * Property-based fuzzing of the ingest API (README "HTTP") against a real functions process with auth on:
  * thousands of generated requests (methods, paths, headers, bodies, queries) through a pool of
  * concurrent connections. Whatever is sent: never a 5xx, every error exactly `{ error: { code,
  * message } }` as JSON, no stack trace, no credential echoed, the process alive afterwards. Every 201
@@ -235,7 +235,7 @@ describe(`ingest fuzzing (seed ${SEED})`, () => {
   });
 
   it("watched channels reach a Socket.IO subscriber exactly, in order, hostile keys intact", async () => {
-    // Started only now: an idle tailer makes FerretDB re-scan the bus every 10 ms (brief §5), which
+    // Started only now: an idle tailer makes FerretDB re-scan the bus every 10 ms (docs/ferretdb.md), which
     // would halve the request rate above. What the fuzz published comes through recovery (`since`),
     // read back from the bus; a fresh sample then comes through the live fan-out.
     const phase = performance.now();
@@ -398,7 +398,7 @@ async function shrink(index: number): Promise<string> {
 
 /**
  * Each of these was found by the fuzzing above and asserts the behaviour the contract asks for
- * (brief §2): it fails until the product is fixed.
+ * (README "HTTP"): it fails until the product is fixed.
  */
 describe("contract gaps found by fuzzing", () => {
   const publishText = (text: string) =>

@@ -24,7 +24,7 @@ import { RecordingClient } from "../helpers/recording-client.ts";
 import { startFunctions, startTailer, stopAll, testDbName } from "../helpers/stack.ts";
 
 const db = testDbName(import.meta.url);
-// A bus that holds everything these tests publish, and small enough for cheap FerretDB scans (brief §5).
+// A bus that holds everything these tests publish, and small enough for cheap FerretDB scans (docs/ferretdb.md).
 const env = { TAILCAST_BUS_MAX_DOCS: "10000" };
 
 let ingest: Component;

@@ -123,7 +123,7 @@ describe("G5: falling behind retention is reported, never silent", () => {
       expect(after1.recovery.unrecovered - before.recovery.unrecovered).toBe(1);
       expect(after1.recovery.served - before.recovery.served).toBe(1);
     }
-    // Contract (brief §2, README): "with `since`, every missed message of that channel still in the bus
+    // Contract (README "Socket.IO"): "with `since`, every missed message of that channel still in the bus
     // is emitted … before any live one; `recovered:false` says the gap could not be filled" — and HTTP
     // history does return them. Socket.IO should hand over what is retained too.
     const replayed = stale.received.slice(0, stale.acks[0]?.receivedAtAck ?? 0);

@@ -1,5 +1,5 @@
 /**
- * /ws on real tailer processes (brief §2): frames, fan-out on two nodes, malformed input, limits,
+ * /ws on real tailer processes (README "WebSocket"): frames, fan-out on two nodes, malformed input, limits,
  * recovery with `since`, heartbeats, shutdown, and Socket.IO next to it.
  */
 import { once } from "node:events";

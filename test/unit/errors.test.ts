@@ -147,7 +147,7 @@ describe("toErrorBody", () => {
 });
 
 describe("database error classification (by code and label, never by message)", () => {
-  it("exposes the cursor-death codes of brief §4 and §5, frozen", () => {
+  it("exposes the cursor-death codes of docs/mongodb.md and docs/ferretdb.md, frozen", () => {
     expect(CursorDeathCode).toEqual({
       CappedPositionLost: 136,
       QueryPlanKilled: 175,

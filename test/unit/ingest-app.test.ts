@@ -104,7 +104,7 @@ function get(app: Hono<IngestEnv>, path: string, headers: Record<string, string>
 
 const STACK_TEXT = /\bat\s+\S+\s*\(|\.ts:\d+|\.js:\d+|node_modules|Error:|\n\s+at\s/;
 
-/** Asserts the one error shape of brief §2 and returns its contents. */
+/** Asserts the one error shape (README "HTTP") and returns its contents. */
 async function expectError(res: Response, status: number, code: string) {
   expect(res.status).toBe(status);
   expect(res.headers.get("content-type") ?? "").toMatch(/^application\/json\b/);
