@@ -1,13 +1,13 @@
 /**
- * A real socket.io-client subscriber for the guarantee tests: it records every envelope per channel,
- * remembers its position per channel (last message received, else the last subscribe ack), and can
- * resume on any node — a new connection that re-subscribes each channel with `since` = that position,
- * the way a client SDK would after losing its node.
+ * The real socket.io-client subscriber of the tests: it records every envelope per channel, waits for
+ * what it expects, remembers its position per channel (last message received, else the last subscribe
+ * ack), and can resume on any node — a new connection that re-subscribes each channel with `since` =
+ * that position, the way a client SDK would after losing its node.
  */
 import { io, type Socket } from "socket.io-client";
 import type { Envelope } from "../../shared/message.ts";
 import type { Position } from "../../shared/offsets.ts";
-import type { SubscribeAck } from "../../shared/protocol/replies.ts";
+import type { SubscribeAck, UnsubscribeAck } from "../../shared/protocol/replies.ts";
 
 export type OkAck = Extract<SubscribeAck, { ok: true }>;
 
@@ -53,6 +53,12 @@ export class RecordingClient {
     return this.#url;
   }
 
+  /** The current connection, for tests that speak to the node directly. */
+  get socket(): Socket {
+    if (!this.#socket) throw new Error(`${this.name}: not connected`);
+    return this.#socket;
+  }
+
   get connected(): boolean {
     return this.#socket?.connected === true;
   }
@@ -88,10 +94,9 @@ export class RecordingClient {
     });
   }
 
+  /** Subscribes and records the ack; a refusal throws. */
   async subscribe(channel: string, since: Position | null = null): Promise<OkAck> {
-    const socket = this.#socket;
-    if (!socket) throw new Error(`${this.name}: not connected`);
-    const ack: SubscribeAck = await socket
+    const ack: SubscribeAck = await this.socket
       .timeout(60_000)
       .emitWithAck("subscribe", since ? { channel, since } : { channel });
     if (!ack.ok) throw new Error(`${this.name}: subscribe ${channel} refused: ${JSON.stringify(ack.error)}`);
@@ -127,8 +132,19 @@ export class RecordingClient {
     return acks;
   }
 
+  unsubscribe(channel: string): Promise<UnsubscribeAck> {
+    return this.socket.timeout(10_000).emitWithAck("unsubscribe", { channel });
+  }
+
   of(channel: string): Envelope[] {
     return this.received.filter((m) => m.channel === channel);
+  }
+
+  /** Resolves with the messages (of `channel`, if given) once there are `count`; rejects after `timeoutMs`. */
+  async waitFor(count: number, opts: { channel?: string; timeoutMs?: number } = {}): Promise<Envelope[]> {
+    const list = () => (opts.channel ? this.of(opts.channel) : this.received);
+    await this.waitUntil(`${count} messages`, () => list().length >= count, opts.timeoutMs ?? 30_000);
+    return list();
   }
 
   /** Resolves once `done()` holds, re-checked on every message; rejects after `timeoutMs`. */
@@ -167,4 +183,13 @@ export class RecordingClient {
   close(): void {
     this.#socket?.close();
   }
+}
+
+/** What most tests need: a subscriber connected to `url`, listening to `events`. */
+export type Subscriber = RecordingClient;
+
+export async function connectSubscriber(url: string, events: string[] = ["message"]): Promise<Subscriber> {
+  const s = new RecordingClient("subscriber", events);
+  await s.connect(url);
+  return s;
 }

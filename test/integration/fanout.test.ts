@@ -3,8 +3,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Component } from "../../infra/local/component.ts";
+import { connectSubscriber, type Subscriber } from "../helpers/recording-client.ts";
 import { post, publish, startFunctions, startTailer, stopAll, testDbName } from "../helpers/stack.ts";
-import { connectSubscriber, type Subscriber } from "../helpers/subscriber.ts";
 
 const db = testDbName(import.meta.url);
 let ingest: Component;

@@ -6,8 +6,9 @@
  * node, replayed from that node's memory window or from the bus, with publishing going on through the
  * seam between replay and live.
  */
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import type { Component } from "../../infra/local/component.ts";
+import { guaranteeStack } from "../helpers/guarantee-stack.ts";
 import {
   explained,
   gapReport,
@@ -20,36 +21,18 @@ import {
   runPublisher,
   sequenceProblems,
 } from "../helpers/guarantees.ts";
-import { RecordingClient } from "../helpers/recording-client.ts";
-import { startFunctions, startTailer, stopAll, testDbName } from "../helpers/stack.ts";
+import type { RecordingClient } from "../helpers/recording-client.ts";
+import { startTailer } from "../helpers/stack.ts";
 
-const db = testDbName(import.meta.url);
-// A bus that holds everything these tests publish, and small enough for cheap FerretDB scans (docs/ferretdb.md).
-const env = { TAILCAST_BUS_MAX_DOCS: "10000" };
-
-let ingest: Component;
-const nodes: Component[] = [];
-const clients: RecordingClient[] = [];
-
-beforeAll(async () => {
-  ingest = await startFunctions({ db, env });
-  nodes.push(
-    ...(await Promise.all([
-      startTailer({ db, env, nodeId: "fo-a" }),
-      startTailer({ db, env, nodeId: "fo-b" }),
-    ])),
-  );
+const stack = guaranteeStack(import.meta.url, {
+  // A bus that holds everything these tests publish, and small enough for cheap FerretDB scans (docs/ferretdb.md).
+  env: { TAILCAST_BUS_MAX_DOCS: "10000" },
+  tailers: [{ nodeId: "fo-a" }, { nodeId: "fo-b" }],
 });
-
-afterAll(async () => {
-  for (const c of clients) c.close();
-  await stopAll([ingest, ...nodes]);
-});
+const { db, env, nodes } = stack;
 
 async function client(name: string, node: Component, channels: string[]): Promise<RecordingClient> {
-  const c = new RecordingClient(name);
-  clients.push(c);
-  await c.connect(node.url);
+  const c = await stack.connected(name, node);
   for (const channel of channels) expect((await c.subscribe(channel)).recovered).toBe(true);
   return c;
 }
@@ -61,7 +44,7 @@ function publisher(name: string, channels: string[]) {
   const stop = new AbortController();
   const done = runPublisher({
     name,
-    ingests: [ingest],
+    ingests: [stack.ingest],
     channels,
     batchSize: 5,
     singleEvery: 3,
@@ -93,7 +76,9 @@ function publisher(name: string, channels: string[]) {
 
 /** Markers published after the publisher stopped: once a client has them, it has everything before them. */
 async function drain(subs: RecordingClient[], channels: string[], receipts: Receipt[]): Promise<void> {
-  const markers = await Promise.all(channels.map((channel) => publishOne(ingest, { channel, data: "end" })));
+  const markers = await Promise.all(
+    channels.map((channel) => publishOne(stack.ingest, { channel, data: "end" })),
+  );
   receipts.push(...markers);
   const arrived = Promise.all(
     subs.map((c) =>

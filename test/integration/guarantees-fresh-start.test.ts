@@ -4,9 +4,10 @@
  * newest offset, and a subscriber that joins as early as the node accepts it, without `since`,
  * receives only messages published afterwards.
  */
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { type Component, startComponent } from "../../infra/local/component.ts";
 import type { Position } from "../../shared/offsets.ts";
+import { guaranteeStack } from "../helpers/guarantee-stack.ts";
 import {
   busBounds,
   explained,
@@ -17,29 +18,17 @@ import {
   type Receipt,
   sequenceProblems,
 } from "../helpers/guarantees.ts";
-import { type OkAck, RecordingClient } from "../helpers/recording-client.ts";
-import { componentEnv, startFunctions, stopAll, testDbName } from "../helpers/stack.ts";
+import type { OkAck, RecordingClient } from "../helpers/recording-client.ts";
+import { componentEnv, startFunctions, testDbName } from "../helpers/stack.ts";
 
-const db = testDbName(import.meta.url);
 const env = { TAILCAST_BUS_MAX_DOCS: "20000" }; // holds all of it: the history is there to be (not) replayed
 const CHANNEL = "fresh";
-
-let ingest: Component;
-const components: Component[] = [];
-const clients: RecordingClient[] = [];
-
-beforeAll(async () => {
-  ingest = await startFunctions({ db, env });
-  components.push(ingest);
-});
-
-afterAll(async () => {
-  for (const c of clients) c.close();
-  await stopAll(components);
-});
+// Tailers are started by each test, watched from their first moment.
+const stack = guaranteeStack(import.meta.url, { env });
+const { db } = stack;
 
 /** `count` messages on CHANNEL (and a second channel interleaved), in batches of 100. */
-async function publishHistory(count: number, tag: string, to: Component = ingest): Promise<Receipt[]> {
+async function publishHistory(count: number, tag: string, to: Component = stack.ingest): Promise<Receipt[]> {
   const receipts: Receipt[] = [];
   for (let sent = 0; sent < count; sent += 100) {
     const batch: Outgoing[] = Array.from({ length: Math.min(100, count - sent) }, (_, i) => ({
@@ -64,15 +53,14 @@ async function startWatched(name: string, opts: { port?: number; db?: string } =
     env: { ...componentEnv({ db: opts.db ?? db, env }), TAILCAST_NODE_ID: name },
     ...(port ? { port } : {}),
   });
-  components.push(node);
+  stack.track(node);
   const firstPosition = pollUntil<Position>(
     `${name}: first tail position`,
     async () => (await nodeStats(node)).tail?.position ?? undefined,
     30_000,
     5,
   );
-  const early = new RecordingClient(`${name}-early`);
-  clients.push(early);
+  const early = stack.client(`${name}-early`);
   const ack = pollUntil<OkAck>(
     `${name}: earliest accepted subscribe`,
     async () => {
@@ -92,7 +80,7 @@ async function expectOnlyLive(
   subs: RecordingClient[],
   newest: number,
   tag: string,
-  where: { ingest: Component; db: string } = { ingest, db },
+  where: { ingest: Component; db: string } = { ingest: stack.ingest, db },
 ) {
   const live = await publishHistory(40, tag, where.ingest);
   const mine = live.filter((r) => r.channel === CHANNEL);
@@ -127,9 +115,7 @@ describe("G3: a tailer starts at the live end", () => {
     expect(earlyAck.recovered).toBe(true);
     expect((await nodeStats(node)).tail.position?.offset).toBe(newest);
 
-    const late = new RecordingClient("fresh-1-late");
-    clients.push(late);
-    await late.connect(node.url);
+    const late = await stack.connected("fresh-1-late", node);
     await late.subscribe(CHANNEL);
     await expectOnlyLive(node, [early, late], newest, "live-1");
     expect((await nodeStats(node)).tail).toMatchObject({ gaps: 0, missed: 0 });
@@ -138,8 +124,7 @@ describe("G3: a tailer starts at the live end", () => {
   it("a tailer restarted after a crash (no saved position) starts at the live end again", async () => {
     // A bus of its own, kept small: this case is about the restart, not about the bus size.
     const db2 = testDbName(import.meta.url);
-    const ingest2 = await startFunctions({ db: db2, env });
-    components.push(ingest2);
+    const ingest2 = stack.track(await startFunctions({ db: db2, env }));
     const where = { ingest: ingest2, db: db2 };
     await publishHistory(500, "before", ingest2);
     const first = await startWatched("fresh-2", { db: db2 });

@@ -4,10 +4,11 @@
  * live messages; (b) a tailer frozen (SIGSTOP) until the bus evicted past its position counts and
  * logs the gap when it resumes, and keeps delivering live messages.
  */
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Component } from "../../infra/local/component.ts";
 import type { Envelope } from "../../shared/message.ts";
 import type { Position } from "../../shared/offsets.ts";
+import { guaranteeStack } from "../helpers/guarantee-stack.ts";
 import {
   busBounds,
   explained,
@@ -19,40 +20,20 @@ import {
   receiptsOf,
   sequenceProblems,
 } from "../helpers/guarantees.ts";
-import { RecordingClient } from "../helpers/recording-client.ts";
-import { startFunctions, startTailer, stopAll, testDbName } from "../helpers/stack.ts";
+import type { RecordingClient } from "../helpers/recording-client.ts";
 
-const db = testDbName(import.meta.url);
 const MAX_DOCS = 50;
-const env = { TAILCAST_BUS_MAX_DOCS: String(MAX_DOCS), TAILCAST_BUS_SIZE_BYTES: String(256 * 1024) };
-const uri = () => inject("mongodbUri");
-
-let ingest: Component;
-const nodes: Component[] = [];
-const clients: RecordingClient[] = [];
-
-beforeAll(async () => {
-  ingest = await startFunctions({ db, env });
-  nodes.push(
-    ...(await Promise.all([
-      // A memory window smaller than the bus: recovery of anything older must come from the bus.
-      startTailer({ db, env: { ...env, TAILCAST_RECOVERY_WINDOW: "20" }, nodeId: "gaps-1" }),
-      startTailer({ db, env, nodeId: "gaps-2" }),
-    ])),
-  );
+const stack = guaranteeStack(import.meta.url, {
+  env: { TAILCAST_BUS_MAX_DOCS: String(MAX_DOCS), TAILCAST_BUS_SIZE_BYTES: String(256 * 1024) },
+  tailers: [
+    // A memory window smaller than the bus: recovery of anything older must come from the bus.
+    { nodeId: "gaps-1", env: { TAILCAST_RECOVERY_WINDOW: "20" } },
+    { nodeId: "gaps-2" },
+  ],
 });
-
-afterAll(async () => {
-  for (const c of clients) c.close();
-  await stopAll([ingest, ...nodes]);
-});
-
-async function connected(name: string, node: Component): Promise<RecordingClient> {
-  const c = new RecordingClient(name);
-  clients.push(c);
-  await c.connect(node.url);
-  return c;
-}
+const { db, nodes } = stack;
+const uri = () => stack.uri();
+const connected = (name: string, node: Component) => stack.connected(name, node);
 
 /** `count` messages, `channel` and another channel alternating, in batches of 50. */
 async function flood(channel: string, count: number, tag: string): Promise<Receipt[]> {
@@ -62,7 +43,7 @@ async function flood(channel: string, count: number, tag: string): Promise<Recei
       channel: i % 2 === 0 ? channel : `${channel}-other`,
       data: { tag, n: sent + i },
     }));
-    receipts.push(...(await publishBatch(ingest, batch)));
+    receipts.push(...(await publishBatch(stack.ingest, batch)));
   }
   return receipts;
 }
@@ -81,7 +62,7 @@ function evictedPast(offset: number) {
 }
 
 async function history(channel: string, since: Position) {
-  const url = `${ingest.url}/v1/channels/${channel}/messages?since=${since.offset}&epoch=${since.epoch}&limit=1000`;
+  const url = `${stack.ingest.url}/v1/channels/${channel}/messages?since=${since.offset}&epoch=${since.epoch}&limit=1000`;
   const res = await fetch(url);
   expect(res.status).toBe(200);
   return (await res.json()) as { messages: Envelope[]; recovered: boolean };
@@ -90,7 +71,7 @@ async function history(channel: string, since: Position) {
 describe("G5: falling behind retention is reported, never silent", () => {
   it("a client whose `since` was evicted gets recovered:false (Socket.IO and HTTP), then live messages", async () => {
     const node = nodes[0] as Component;
-    const [old] = await publishBatch(ingest, [{ channel: "gap-a", data: "old" }]);
+    const [old] = await publishBatch(stack.ingest, [{ channel: "gap-a", data: "old" }]);
     if (!old) throw new Error("no receipt");
     const since = { offset: old.offset, epoch: old.epoch };
     const after = await flood("gap-a", 4 * MAX_DOCS, "after");

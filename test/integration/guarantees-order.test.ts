@@ -5,9 +5,10 @@
  * order, and every client of a channel the same sequence. Receipts must name distinct offsets (G6: a
  * 201 names the one slot in the bus that holds the message).
  */
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import type { Component } from "../../infra/local/component.ts";
 import type { Envelope } from "../../shared/message.ts";
+import { guaranteeStack } from "../helpers/guarantee-stack.ts";
 import {
   explained,
   gapReport,
@@ -19,10 +20,8 @@ import {
   runPublisher,
   sequenceProblems,
 } from "../helpers/guarantees.ts";
-import { RecordingClient } from "../helpers/recording-client.ts";
-import { startFunctions, startTailer, stopAll, testDbName } from "../helpers/stack.ts";
+import type { RecordingClient } from "../helpers/recording-client.ts";
 
-const db = testDbName(import.meta.url);
 const ferretdb = inject("databaseKind") === "ferretdb";
 /*
  * On MongoDB the bus is large enough that nothing is evicted: this file is about order, not retention.
@@ -55,29 +54,15 @@ const PUBLISH_BUDGET_MS = 150_000;
 const REQUIRED = 20_000;
 const CHANNELS = ["order-a", "order-b"] as const;
 
-let functions: Component[] = [];
-let nodes: Component[] = [];
-const clients: RecordingClient[] = [];
-
-beforeAll(async () => {
-  // One ingest first: it creates the bus, so the other does not race it on setup.
-  functions = [await startFunctions({ db, env })];
-  functions.push(await startFunctions({ db, env }));
-  nodes = await Promise.all([
-    startTailer({ db, env, nodeId: "order-1" }),
-    startTailer({ db, env, nodeId: "order-2" }),
-  ]);
+const stack = guaranteeStack(import.meta.url, {
+  env,
+  ingests: 2,
+  tailers: [{ nodeId: "order-1" }, { nodeId: "order-2" }],
 });
-
-afterAll(async () => {
-  for (const c of clients) c.close();
-  await stopAll([...functions, ...nodes]);
-});
+const { db, nodes, ingests: functions, clients } = stack;
 
 async function client(name: string, node: Component, channels: readonly string[]): Promise<RecordingClient> {
-  const c = new RecordingClient(name, ["message", "chat"]);
-  clients.push(c);
-  await c.connect(node.url);
+  const c = await stack.connected(name, node);
   for (const channel of channels) expect((await c.subscribe(channel)).recovered).toBe(true);
   return c;
 }

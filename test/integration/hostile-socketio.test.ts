@@ -11,8 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Component } from "../../infra/local/component.ts";
 import { runPool } from "../helpers/fuzz-pool.ts";
 import { ackProblem, garbageFrame, hostilePayload, type RawIo, rawIo } from "../helpers/fuzz-socketio.ts";
+import { connectSubscriber, type Subscriber } from "../helpers/recording-client.ts";
 import { publish, startFunctions, startTailer, stopAll, testDbName } from "../helpers/stack.ts";
-import { connectSubscriber, type Subscriber } from "../helpers/subscriber.ts";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20_260_417);
 const db = testDbName(import.meta.url);

@@ -10,8 +10,8 @@ import { afterAll, describe, expect, inject, it } from "vitest";
 import { type DevDb, startFerretDB } from "../../infra/devdb/launcher.ts";
 import type { Component } from "../../infra/local/component.ts";
 import type { TailStats } from "../../shared/bus/tail-loop.ts";
+import { connectSubscriber, type Subscriber } from "../helpers/recording-client.ts";
 import { post, publish, startFunctions, startTailer, stopAll, testDbName, withDb } from "../helpers/stack.ts";
-import { connectSubscriber, type Subscriber } from "../helpers/subscriber.ts";
 
 const cleanup: Array<() => Promise<unknown>> = [];
 afterAll(async () => {

@@ -8,8 +8,8 @@ import WebSocket from "ws";
 import type { Component } from "../../infra/local/component.ts";
 import type { Envelope } from "../../shared/message.ts";
 import type { WsServerFrame } from "../../shared/protocol/ws-frames.ts";
+import { connectSubscriber, type Subscriber } from "../helpers/recording-client.ts";
 import { publish, startFunctions, startTailer, stopAll, testDbName } from "../helpers/stack.ts";
-import { connectSubscriber, type Subscriber } from "../helpers/subscriber.ts";
 
 const db = testDbName(import.meta.url);
 const HEARTBEAT_MS = 300;
