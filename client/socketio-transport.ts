@@ -4,7 +4,7 @@
  */
 import type { Socket } from "socket.io-client";
 import type { ClientToServerEvents, ServerToClientEvents } from "../shared/protocol/replies.ts";
-import { type Connect, type Connection, ConnectRefused, isEnvelope } from "./transport.ts";
+import { type Connect, type Connection, ConnectRefused, isEnvelope, unanswered } from "./transport.ts";
 
 export const socketIoConnect: Connect = async ({ url, token, timeoutMs, handlers }) => {
   const { io } = await import("socket.io-client");
@@ -37,7 +37,7 @@ export const socketIoConnect: Connect = async ({ url, token, timeoutMs, handlers
       try {
         return await socket.timeout(timeoutMs).emitWithAck("subscribe", { channel, since });
       } catch (err) {
-        return { ok: false, error: { code: "disconnected", message: (err as Error).message } };
+        return unanswered("disconnected", (err as Error).message);
       }
     },
     unsubscribe: (channel) => void socket.emit("unsubscribe", { channel }),

@@ -2,6 +2,7 @@
  * What the client needs from a connection to one node, whatever the wire: Socket.IO or /ws. A
  * connection is used once: when it closes, the client opens a new one (maybe to another node).
  */
+import { isPlainObject } from "../shared/json.ts";
 import type { Envelope } from "../shared/message.ts";
 import type { Position } from "../shared/offsets.ts";
 import type { SubscribeAck } from "../shared/protocol/replies.ts";
@@ -31,6 +32,11 @@ export interface ConnectOptions {
 
 export type Connect = (options: ConnectOptions) => Promise<Connection>;
 
+/** An answer the client gives itself when the node could not answer (`disconnected`, `timeout`). */
+export function unanswered(code: "disconnected" | "timeout", message: string): SubscribeAck {
+  return { ok: false, error: { code, message } };
+}
+
 /** The node refused the connection with a code (e.g. `unauthorized`): reported to the application. */
 export class ConnectRefused extends Error {
   readonly code: string;
@@ -42,13 +48,12 @@ export class ConnectRefused extends Error {
 
 /** Guards what a node sends before the client trusts it as an envelope. */
 export function isEnvelope(v: unknown): v is Envelope {
-  if (typeof v !== "object" || v === null) return false;
-  const e = v as Record<string, unknown>;
   return (
-    typeof e.channel === "string" &&
-    typeof e.id === "string" &&
-    typeof e.event === "string" &&
-    typeof e.epoch === "string" &&
-    typeof e.offset === "number"
+    isPlainObject(v) &&
+    typeof v.channel === "string" &&
+    typeof v.id === "string" &&
+    typeof v.event === "string" &&
+    typeof v.epoch === "string" &&
+    typeof v.offset === "number"
   );
 }

@@ -1,7 +1,10 @@
 /** The /ws transport: plain WebSocket, JSON text frames (README "WebSocket"). Works with the browser's WebSocket and `ws`. */
+
+import { isPlainObject } from "../shared/json.ts";
+import { ignoreError } from "../shared/promises.ts";
 import type { SubscribeAck } from "../shared/protocol/replies.ts";
 import type { WsClientFrame } from "../shared/protocol/ws-frames.ts";
-import { type Connect, type Connection, isEnvelope } from "./transport.ts";
+import { type Connect, type Connection, isEnvelope, unanswered } from "./transport.ts";
 import { wsUrl } from "./urls.ts";
 
 type Pending = (ack: SubscribeAck) => void;
@@ -10,7 +13,7 @@ function parse(data: unknown): Record<string, unknown> | null {
   if (typeof data !== "string") return null;
   try {
     const frame: unknown = JSON.parse(data);
-    return typeof frame === "object" && frame !== null ? (frame as Record<string, unknown>) : null;
+    return isPlainObject(frame) ? frame : null;
   } catch {
     return null;
   }
@@ -33,7 +36,7 @@ export function wsConnector(Ctor: typeof WebSocket): Connect {
         if (ended) return;
         ended = true;
         clearTimeout(timer);
-        const fail: SubscribeAck = { ok: false, error: { code: "disconnected", message: reason } };
+        const fail = unanswered("disconnected", reason);
         for (const settle of pending.values()) settle(fail);
         pending.clear();
         if (!opened) reject(new Error(`cannot connect to ${url}: ${reason}`));
@@ -50,11 +53,11 @@ export function wsConnector(Ctor: typeof WebSocket): Connect {
       const connection: Connection = {
         subscribe: (channel, since) =>
           new Promise<SubscribeAck>((settle) => {
-            if (ended) return settle({ ok: false, error: { code: "disconnected", message: "closed" } });
+            if (ended) return settle(unanswered("disconnected", "closed"));
             const id = nextId++;
             const timeout = setTimeout(() => {
               pending.delete(id);
-              settle({ ok: false, error: { code: "timeout", message: `no answer within ${timeoutMs} ms` } });
+              settle(unanswered("timeout", `no answer within ${timeoutMs} ms`));
             }, timeoutMs);
             pending.set(id, (ack) => {
               clearTimeout(timeout);
@@ -75,7 +78,7 @@ export function wsConnector(Ctor: typeof WebSocket): Connect {
         resolve(connection);
       };
       ws.onclose = (ev) => end(`closed (${ev.code}${ev.reason ? ` ${ev.reason}` : ""})`, true);
-      ws.onerror = () => {}; // a close event follows and says the rest
+      ws.onerror = ignoreError; // a close event follows and says the rest
       ws.onmessage = (ev) => {
         if (ended) return;
         const frame = parse(ev.data);

@@ -7,7 +7,6 @@ import type { Server as HttpServer } from "node:http";
 import { Server, type Socket } from "socket.io";
 import { errorBody } from "../shared/errors.ts";
 import type { Logger } from "../shared/log.ts";
-import { ignoreError } from "../shared/promises.ts";
 import { type ClientToServerEvents, type ServerToClientEvents, toAck } from "../shared/protocol/replies.ts";
 import { REQUEST_TYPES } from "../shared/protocol/requests.ts";
 import { originAllowed } from "./access.ts";
@@ -35,9 +34,9 @@ export interface SocketIoDeps {
   log: Logger;
 }
 
-/** An ack the client may have left out, or sent as something other than a function. */
+/** An ack the client may have left out, or sent as something other than a function: then nobody hears the answer. */
 function replier(ack: unknown): (res: unknown) => void {
-  return typeof ack === "function" ? (ack as (res: unknown) => void) : ignoreError;
+  return typeof ack === "function" ? (ack as (res: unknown) => void) : () => {};
 }
 
 /** `connect_error` carries `err.data = { code }`. */
