@@ -10,6 +10,8 @@ declare module "vitest" {
     mongodbUri: string;
     /** "external" when MONGODB_URI points at a real MongoDB. */
     databaseKind: string;
+    /** The server process this run started; null for MONGODB_URI. */
+    databaseProcess: { pid: number; patchedFerretDB: boolean } | null;
   }
 }
 
@@ -17,5 +19,9 @@ export default async function setup(project: TestProject) {
   const db = await startDevDb();
   project.provide("mongodbUri", db.uri);
   project.provide("databaseKind", db.kind);
+  project.provide(
+    "databaseProcess",
+    db.pid === undefined ? null : { pid: db.pid, patchedFerretDB: db.patchedFerretDB },
+  );
   return () => db.stop();
 }
