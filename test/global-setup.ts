@@ -10,8 +10,8 @@ declare module "vitest" {
     mongodbUri: string;
     /** "external" when MONGODB_URI points at a real MongoDB. */
     databaseKind: string;
-    /** The server process this run started; null for MONGODB_URI. */
-    databaseProcess: { pid: number; patchedFerretDB: boolean } | null;
+    /** The FerretDB this project builds with its patches (infra/devdb/ferretdb/README.md). */
+    patchedFerretDB: boolean;
   }
 }
 
@@ -19,9 +19,6 @@ export default async function setup(project: TestProject) {
   const db = await startDevDb();
   project.provide("mongodbUri", db.uri);
   project.provide("databaseKind", db.kind);
-  project.provide(
-    "databaseProcess",
-    db.pid === undefined ? null : { pid: db.pid, patchedFerretDB: db.patchedFerretDB },
-  );
+  project.provide("patchedFerretDB", db.patchedFerretDB);
   return () => db.stop();
 }

@@ -13,6 +13,7 @@ export interface RawTailOptions {
   /** getMore's maxTimeMS. */
   awaitMs: number;
   batchSize: number;
+  /** Called with every reply's documents (the first batch, then each getMore's, empty or not). */
   onBatch(docs: Document[]): void;
 }
 
@@ -56,8 +57,7 @@ export function rawTail(db: Db, opts: RawTailOptions): RawTail {
       );
       getMores++;
       cursorId = more.cursor.id as Long;
-      const batch = more.cursor.nextBatch as Document[];
-      if (batch.length > 0) opts.onBatch(batch);
+      opts.onBatch(more.cursor.nextBatch as Document[]);
     }
   };
   const ended = loop();
