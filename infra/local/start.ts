@@ -51,8 +51,11 @@ async function main(): Promise<void> {
     TAILCAST_LOG_FORMAT: "text",
     TAILCAST_AUTH: "off",
   };
-  // FerretDB scans the whole bus on every tail poll (docs/offsets.md): a small dev bus keeps idle nodes idle.
-  if (db.kind === "ferretdb" && !process.env.TAILCAST_BUS_MAX_DOCS) common.TAILCAST_BUS_MAX_DOCS = "1000";
+  // The project's FerretDB build costs the same at any bus size, so the bus has the production default. An
+  // unpatched one (TAILCAST_FERRETDB_BIN) scans the whole bus on every tail poll (docs/offsets.md): keep it small.
+  if (db.kind === "ferretdb" && !db.patchedFerretDB && !process.env.TAILCAST_BUS_MAX_DOCS) {
+    common.TAILCAST_BUS_MAX_DOCS = "1000";
+  }
   const watch = (c: Component) => {
     parts.push(c);
     void c.exited.then((exit) => {
