@@ -4,7 +4,13 @@
 // With MONGODB_URI already set it prints that URI and exits 0 at once: there is nothing to keep running.
 import { join } from "node:path";
 import { REPO_ROOT, stderrLog } from "./ferretdb-build.ts";
-import { type DevDb, DevDbStartError, isPortFree, startDevDb } from "./launcher.ts";
+import {
+  DEV_CAPPED_CLEANUP_INTERVAL,
+  type DevDb,
+  DevDbStartError,
+  isPortFree,
+  startDevDb,
+} from "./launcher.ts";
 
 function fail(message: string): never {
   process.stderr.write(`[devdb] error: ${message}\n`);
@@ -39,7 +45,7 @@ async function main(): Promise<void> {
 
   let db: DevDb;
   try {
-    db = await startDevDb({ port, dir, server: "auto" });
+    db = await startDevDb({ port, dir, server: "auto", cappedCleanupInterval: DEV_CAPPED_CLEANUP_INTERVAL });
   } catch (err) {
     if (err instanceof DevDbStartError) for (const line of err.output) stderrLog(`server: ${line}`);
     fail(
