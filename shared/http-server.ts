@@ -4,7 +4,7 @@
  * request line, oversized headers) and one @hono/node-server cannot turn into a `Request` (a malformed
  * URL or Host), which its own `serve()` answers with a bare 400.
  */
-import { createServer, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { getRequestListener } from "@hono/node-server";
 import { type ErrorCode as Code, ErrorCode, errorBody, TailcastError } from "./errors.ts";
@@ -53,8 +53,37 @@ function refuseUnparsable(err: NodeJS.ErrnoException, socket: Duplex): void {
   );
 }
 
+/**
+ * How much of a request body the app did not read (a 413 answered from Content-Length, an early 4xx) is
+ * read and thrown away after the response. Closing with unread bytes makes the kernel reset the
+ * connection, and a client still writing its body then loses the response (EPIPE) instead of reading
+ * it. Past this bound the connection is cut.
+ */
+export const DISCARD_LIMIT_BYTES = 16 * 1024 * 1024;
+
+function discardUnreadBody(req: IncomingMessage): void {
+  if (req.complete || req.destroyed) return;
+  let left = DISCARD_LIMIT_BYTES;
+  // The app's body stream pauses the request once its queue is full: detach it and read to the end.
+  req.removeAllListeners("data");
+  req.on("data", (chunk: Buffer) => {
+    left -= chunk.length;
+    if (left < 0) req.socket.destroy();
+  });
+  req.resume();
+}
+
 export function createHttpServer(fetch: Fetch): Server {
-  const server = createServer(getRequestListener(fetch, { errorHandler: async () => malformed() }));
+  // autoCleanupIncoming off: the adapter's own cleanup gives up after 500 ms and closes the socket
+  // mid-body, which is the reset described above.
+  const listener = getRequestListener(fetch, {
+    errorHandler: async () => malformed(),
+    autoCleanupIncoming: false,
+  });
+  const server = createServer((req, res) => {
+    res.once("finish", () => discardUnreadBody(req));
+    void listener(req, res);
+  });
   server.on("clientError", refuseUnparsable);
   return server;
 }

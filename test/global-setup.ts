@@ -10,6 +10,8 @@ declare module "vitest" {
     mongodbUri: string;
     /** "external" when MONGODB_URI points at a real MongoDB. */
     databaseKind: string;
+    /** The FerretDB this project builds with its patches (infra/devdb/ferretdb/README.md). */
+    patchedFerretDB: boolean;
   }
 }
 
@@ -17,5 +19,6 @@ export default async function setup(project: TestProject) {
   const db = await startDevDb();
   project.provide("mongodbUri", db.uri);
   project.provide("databaseKind", db.kind);
+  project.provide("patchedFerretDB", db.patchedFerretDB);
   return () => db.stop();
 }

@@ -17,8 +17,6 @@ function busUnavailable(cause: unknown): TailcastError {
 export function errorResponse(c: Context, err: unknown): Response {
   const { status, body, retryAfter } = toErrorBody(err instanceof MongoError ? busUnavailable(err) : err);
   if (retryAfter !== undefined) c.header("Retry-After", String(retryAfter));
-  // The rest of an oversized body is never read: the connection cannot carry another request.
-  if (body.error.code === ErrorCode.bodyTooLarge) c.header("Connection", "close");
   return c.json(body, status as 400);
 }
 

@@ -3,7 +3,7 @@
 import { ensureFerretDB } from "./ferretdb-build.ts";
 
 try {
-  process.stdout.write(`${await ensureFerretDB()}\n`);
+  process.stdout.write(`${(await ensureFerretDB()).path}\n`);
 } catch (err) {
   process.stderr.write(`[devdb] error: ${(err as Error).message}\n`);
   process.exit(1);

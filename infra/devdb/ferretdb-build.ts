@@ -1,8 +1,10 @@
-// Builds and caches the FerretDB binary used as the dev/test database (BRIEF §5).
+// Builds and caches the FerretDB binary used as the dev/test database (docs/ferretdb.md).
 // `go install …@v1.24.2` yields a binary that panics at start because build/version/version.txt is not in
-// the module download, so we build ./cmd/ferretdb from a writable copy of the module with that file added.
+// the module download, so we build ./cmd/ferretdb from a writable copy of the module with that file added,
+// after applying the project's patches (infra/devdb/ferretdb/README.md says what they change and why).
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import {
   access,
   constants,
@@ -23,13 +25,43 @@ export const FERRETDB_VERSION = "v1.24.2";
 const MODULE = `github.com/FerretDB/FerretDB@${FERRETDB_VERSION}`;
 
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
-export const FERRETDB_CACHE_PATH = join(REPO_ROOT, ".cache", "ferretdb", FERRETDB_VERSION, "ferretdb");
+/** Patches applied to the module before `go build`, in file name order. */
+export const FERRETDB_PATCH_DIR = join(REPO_ROOT, "infra", "devdb", "ferretdb");
+
+export interface FerretDBBinary {
+  path: string;
+  /** Built here with the patches of FERRETDB_PATCH_DIR; false for a TAILCAST_FERRETDB_BIN binary. */
+  patched: boolean;
+}
+
+/** The patch files, in the order they are applied. */
+function patchFiles(): string[] {
+  return readdirSync(FERRETDB_PATCH_DIR)
+    .filter((name) => name.endsWith(".patch"))
+    .sort()
+    .map((name) => join(FERRETDB_PATCH_DIR, name));
+}
+
+/**
+ * `.cache/ferretdb/<version>-<first 8 hex of a SHA-256 over the patches' names and contents>/ferretdb`:
+ * a changed, added or removed patch gives a new path, hence a new build.
+ */
+export function ferretdbCachePath(): string {
+  const hash = createHash("sha256");
+  for (const file of patchFiles())
+    hash
+      .update(`${basename(file)}\0`)
+      .update(readFileSync(file))
+      .update("\0");
+  const key = `${FERRETDB_VERSION}-${hash.digest("hex").slice(0, 8)}`;
+  return join(REPO_ROOT, ".cache", "ferretdb", key, "ferretdb");
+}
 
 export function stderrLog(line: string): void {
   process.stderr.write(`[devdb] ${line}\n`);
 }
 
-export async function ensureFerretDB(opts: { log?: (line: string) => void } = {}): Promise<string> {
+export async function ensureFerretDB(opts: { log?: (line: string) => void } = {}): Promise<FerretDBBinary> {
   const log = opts.log ?? stderrLog;
   const override = process.env.TAILCAST_FERRETDB_BIN;
   if (override) {
@@ -38,34 +70,38 @@ export async function ensureFerretDB(opts: { log?: (line: string) => void } = {}
     } catch {
       throw new Error(`TAILCAST_FERRETDB_BIN=${override} is not an executable file`);
     }
-    return override;
+    return { path: override, patched: false };
   }
-  const bin = FERRETDB_CACHE_PATH;
-  if (existsSync(bin)) return bin;
+  const bin = ferretdbCachePath();
+  if (existsSync(bin)) return { path: bin, patched: true };
 
-  await assertGoAvailable();
+  await assertToolsAvailable();
   await mkdir(dirname(bin), { recursive: true });
   const release = await acquireLock(`${bin}.lock`, log);
   try {
     // Another process may have finished the build while we waited for the lock.
-    if (existsSync(bin)) return bin;
-    await build(bin, log);
-    return bin;
+    if (!existsSync(bin)) await build(bin, log);
+    return { path: bin, patched: true };
   } finally {
     await release();
   }
 }
 
-async function assertGoAvailable(): Promise<void> {
-  const found = await run("go", ["version"], {}, () => {}).then(
-    () => true,
-    () => false,
-  );
-  if (!found) {
+async function assertToolsAvailable(): Promise<void> {
+  const missing: string[] = [];
+  for (const tool of ["go", "git"]) {
+    const found = await run(tool, ["version"], {}, () => {}).then(
+      () => true,
+      () => false,
+    );
+    if (!found) missing.push(tool);
+  }
+  if (missing.length > 0) {
     throw new Error(
-      `FerretDB ${FERRETDB_VERSION} is not built yet and "go" is not on PATH. Fix one of: install Go ` +
-        "(https://go.dev/dl/) and retry; set MONGODB_URI to a real MongoDB; put mongod on PATH; or set " +
-        "TAILCAST_FERRETDB_BIN to a FerretDB binary.",
+      `FerretDB ${FERRETDB_VERSION} is not built yet and ${missing.map((t) => `"${t}"`).join(" and ")} ` +
+        "not on PATH (go builds it, git applies the project's patches). Fix one of: install what is " +
+        "missing (https://go.dev/dl/, your package manager's git) and retry; set MONGODB_URI to a real " +
+        "MongoDB; put mongod on PATH; or set TAILCAST_FERRETDB_BIN to a FerretDB binary.",
     );
   }
 }
@@ -73,7 +109,7 @@ async function assertGoAvailable(): Promise<void> {
 async function build(bin: string, log: (line: string) => void): Promise<void> {
   const started = Date.now();
   await removeLeftovers(bin);
-  log(`building FerretDB ${FERRETDB_VERSION} into ${bin} (one-time, ~1-2 min on first run)…`);
+  log(`building patched FerretDB ${FERRETDB_VERSION} into ${bin} (one-time, ~1-2 min)…`);
   let json = "";
   await run("go", ["mod", "download", "-json", MODULE], {}, log, (chunk) => {
     json += chunk;
@@ -91,10 +127,11 @@ async function build(bin: string, log: (line: string) => void): Promise<void> {
     await chmodTree(work);
     await mkdir(join(work, "build", "version"), { recursive: true });
     await writeFile(join(work, "build", "version", "version.txt"), FERRETDB_VERSION);
+    await applyPatches(work, log);
     // go build is silent while compiling (~90 s cold), so say that it is still alive.
     heartbeat = setInterval(() => log(`still compiling FerretDB… (${elapsed(started)} s)`), 15_000);
     const build = ["build", "-trimpath", "-o", tmpBin, "./cmd/ferretdb"];
-    await run("go", build, { cwd: work, CGO_ENABLED: "0" }, log);
+    await run("go", build, { cwd: work, env: { CGO_ENABLED: "0" } }, log);
     await rename(tmpBin, bin);
   } finally {
     clearInterval(heartbeat);
@@ -105,6 +142,20 @@ async function build(bin: string, log: (line: string) => void): Promise<void> {
 }
 
 const elapsed = (since: number) => Math.round((Date.now() - since) / 1000);
+
+/**
+ * `git apply` works outside a repository like `patch -p1`, and git is on every machine that cloned the
+ * project (`patch` is not in a minimal Debian). The work dir lies inside this repository's checkout, where
+ * git would resolve the patch's paths against the repository root and silently skip them all, so repository
+ * discovery is stopped at the work dir's parent. All patches apply, or none (then the build fails).
+ */
+async function applyPatches(work: string, log: (line: string) => void): Promise<void> {
+  const files = patchFiles();
+  if (files.length === 0) return;
+  log(`applying ${files.map((f) => basename(f)).join(", ")}`);
+  const env = { GIT_CEILING_DIRECTORIES: dirname(work) };
+  await run("git", ["apply", "--whitespace=nowarn", ...files], { cwd: work, env }, log);
+}
 
 async function chmodTree(dir: string): Promise<void> {
   await run("chmod", ["-R", "u+w", dir], {}, () => {});
@@ -124,12 +175,12 @@ async function removeLeftovers(bin: string): Promise<void> {
 function run(
   cmd: string,
   args: string[],
-  opts: { cwd?: string; CGO_ENABLED?: string },
+  opts: { cwd?: string; env?: Record<string, string> },
   log: (line: string) => void,
   onStdout?: (chunk: string) => void,
 ): Promise<void> {
   return new Promise((resolve, reject) => {
-    const env = opts.CGO_ENABLED ? { ...process.env, CGO_ENABLED: opts.CGO_ENABLED } : process.env;
+    const env = { ...process.env, ...opts.env };
     const child = spawn(cmd, args, { cwd: opts.cwd, env, stdio: ["ignore", "pipe", "pipe"] });
     const tail: string[] = [];
     const onLine = (line: string) => {

@@ -15,6 +15,11 @@ export interface DevDb {
   port: number;
   dir: string;
   kind: "ferretdb" | "mongod" | "external";
+  /**
+   * FerretDB built by this project with its patches (infra/devdb/ferretdb/README.md): tailable reads cost
+   * what is new, not the collection size. False for TAILCAST_FERRETDB_BIN, mongod and external.
+   */
+  patchedFerretDB: boolean;
   /** Server pid; undefined for an external database. */
   pid: number | undefined;
   /** Settles if the server process ends (for "external": never). */
@@ -28,7 +33,10 @@ export interface DevDbOptions {
   port?: number;
   /** Data directory, created if missing and kept on stop; default: a temp dir removed on stop. */
   dir?: string;
-  /** FerretDB enforces capped limits only in a background job (docs/ferretdb.md); its default is 1m. */
+  /**
+   * FerretDB enforces capped limits only in a background job (docs/ferretdb.md); its default is 1m, ours 1s so that
+   * tests see eviction at once. Each run analyzes every capped table: see DEV_CAPPED_CLEANUP_INTERVAL.
+   */
   cappedCleanupInterval?: string;
   /** "auto" (default) honours MONGODB_URI, then mongod on PATH, then FerretDB. */
   server?: "auto" | "mongod" | "ferretdb";
@@ -48,6 +56,13 @@ export class DevDbStartError extends Error {
 
 const READY_TIMEOUT_MS = 30_000;
 
+/**
+ * For `npm start` and `npm run devdb`: one cleanup run analyzes the whole table (ANALYZE and dbstat), so
+ * running it every second kept 10% of a core busy on an idle 20,000-document bus and 47% on a
+ * 100,000-document one (1% and 5% every 10 s). The bus may exceed its limits by up to this long's messages.
+ */
+export const DEV_CAPPED_CLEANUP_INTERVAL = "10s";
+
 export async function startDevDb(opts: DevDbOptions = {}): Promise<DevDb> {
   const server = opts.server ?? "auto";
   const external = process.env.MONGODB_URI;
@@ -57,6 +72,7 @@ export async function startDevDb(opts: DevDbOptions = {}): Promise<DevDb> {
       port: 0,
       dir: "",
       kind: "external",
+      patchedFerretDB: false,
       pid: undefined,
       exited: new Promise<ServerExit>(() => {}),
       output: () => [],
@@ -91,7 +107,7 @@ async function startServer(kind: "ferretdb" | "mongod", opts: DevDbOptions): Pro
   const cleanup = () => (ownDir ? rm(dir, { recursive: true, force: true }) : Promise.resolve());
   let proc: ServerProcess | undefined;
   try {
-    const [command, args] =
+    const [command, args, patchedFerretDB] =
       kind === "mongod" ? await mongodCommand(dir, port) : await ferretCommand(dir, port, opts);
     proc = await spawnServer(command, args);
     const uri = `mongodb://127.0.0.1:${port}/`;
@@ -104,6 +120,7 @@ async function startServer(kind: "ferretdb" | "mongod", opts: DevDbOptions): Pro
       port,
       dir,
       kind,
+      patchedFerretDB,
       pid: p.pid,
       exited: p.exited,
       output: p.output,
@@ -119,14 +136,16 @@ async function startServer(kind: "ferretdb" | "mongod", opts: DevDbOptions): Pro
   }
 }
 
-async function ferretCommand(dir: string, port: number, opts: DevDbOptions): Promise<[string, string[]]> {
+type Command = [command: string, args: string[], patchedFerretDB: boolean];
+
+async function ferretCommand(dir: string, port: number, opts: DevDbOptions): Promise<Command> {
   const bin = await ensureFerretDB(opts.log ? { log: opts.log } : {});
   const sqlite = join(dir, "sqlite");
   const state = join(dir, "state");
   await mkdir(sqlite, { recursive: true });
   await mkdir(state, { recursive: true });
   return [
-    bin,
+    bin.path,
     [
       "--handler=sqlite",
       `--sqlite-url=file:${sqlite}/`, // must end with "/" and exist
@@ -137,14 +156,15 @@ async function ferretCommand(dir: string, port: number, opts: DevDbOptions): Pro
       "--log-level=warn",
       `--test-capped-cleanup-interval=${opts.cappedCleanupInterval ?? "1s"}`,
     ],
+    bin.patched,
   ];
 }
 
-async function mongodCommand(dir: string, port: number): Promise<[string, string[]]> {
+async function mongodCommand(dir: string, port: number): Promise<Command> {
   // Best effort: mongod is absent on our machines; kept in its own subdir so it never reads FerretDB files.
   const dbpath = join(dir, "mongod");
   await mkdir(dbpath, { recursive: true });
-  return ["mongod", ["--port", String(port), "--dbpath", dbpath, "--bind_ip", "127.0.0.1"]];
+  return ["mongod", ["--port", String(port), "--dbpath", dbpath, "--bind_ip", "127.0.0.1"], false];
 }
 
 async function waitForPing(uri: string, proc: ServerProcess, kind: string): Promise<void> {

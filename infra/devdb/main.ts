@@ -6,7 +6,13 @@ import { join } from "node:path";
 import { z } from "zod";
 import { port, readEnv } from "../../shared/env.ts";
 import { REPO_ROOT, stderrLog } from "./ferretdb-build.ts";
-import { type DevDb, DevDbStartError, isPortFree, startDevDb } from "./launcher.ts";
+import {
+  DEV_CAPPED_CLEANUP_INTERVAL,
+  type DevDb,
+  DevDbStartError,
+  isPortFree,
+  startDevDb,
+} from "./launcher.ts";
 
 function fail(message: string): never {
   process.stderr.write(`[devdb] error: ${message}\n`);
@@ -45,7 +51,7 @@ async function main(): Promise<void> {
 
   let db: DevDb;
   try {
-    db = await startDevDb({ port, dir, server: "auto" });
+    db = await startDevDb({ port, dir, server: "auto", cappedCleanupInterval: DEV_CAPPED_CLEANUP_INTERVAL });
   } catch (err) {
     if (err instanceof DevDbStartError) for (const line of err.output) stderrLog(`server: ${line}`);
     fail(

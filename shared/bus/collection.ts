@@ -88,15 +88,21 @@ export async function ensureBus(db: Db, shape: BusShape, log?: Logger): Promise<
   return bus;
 }
 
-/** The newest document: the live end of the bus. Sorting on the unique offset index is exact because offsets increase in natural order. */
+/**
+ * The newest document: the live end of the bus. Read in reverse natural order, which is offset order by the
+ * bus invariant (docs/offsets.md, "Why natural order equals offset order"): on MongoDB a reverse collection
+ * scan that stops at the first document; on the project's patched FerretDB one row, where a sort on
+ * `offset` would read and sort the whole bus (docs/offsets.md, "FerretDB").
+ */
 export async function newestPosition(
   bus: Collection<BusDoc>,
 ): Promise<{ offset: number; epoch: string; ts: Date } | null> {
-  return bus.findOne({}, { sort: { offset: -1 }, projection: { _id: 0, offset: 1, epoch: 1, ts: 1 } });
+  return bus.findOne({}, { sort: { $natural: -1 }, projection: { _id: 0, offset: 1, epoch: 1, ts: 1 } });
 }
 
+/** The oldest retained document, in natural order for the same reasons as newestPosition. */
 export async function oldestPosition(
   bus: Collection<BusDoc>,
 ): Promise<{ offset: number; epoch: string } | null> {
-  return bus.findOne({}, { sort: { offset: 1 }, projection: { _id: 0, offset: 1, epoch: 1 } });
+  return bus.findOne({}, { sort: { $natural: 1 }, projection: { _id: 0, offset: 1, epoch: 1 } });
 }

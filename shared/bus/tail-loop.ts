@@ -167,8 +167,9 @@ export class BusTail {
 
   /**
    * Delivers a batch in order. A jump in offsets is checked against the bus before it is called a gap:
-   * FerretDB v1.24's awaitData can drop a batch its cursor already moved past (a getMore deadline hit
-   * while re-querying returns an empty batch), so the cursor skips documents that are still stored.
+   * an unpatched FerretDB v1.24's awaitData can drop a batch its cursor already moved past (a getMore
+   * deadline hit while re-querying returns an empty batch), so the cursor skips documents that are still
+   * stored (the project's build fixes that, docs/offsets.md, but TAILCAST_FERRETDB_BIN may run any binary).
    * Reading the missing range directly finds them; only what is really gone is reported (G2, G5).
    */
   async #consume(bus: Collection<BusDoc>, docs: BusDoc[], filling = false): Promise<void> {
@@ -207,9 +208,9 @@ export class BusTail {
   }
 
   /**
-   * An empty getMore should mean "nothing new". FerretDB's awaitData can lose a batch its cursor moved
-   * past (see #consume), and with no later message to reveal the jump the last ones would sit
-   * undelivered through a quiet period. So an empty batch is checked against the newest offset, and
+   * An empty getMore should mean "nothing new". Unpatched FerretDB's awaitData can lose a batch its
+   * cursor moved past (see #consume), and with no later message to reveal the jump the last ones would
+   * sit undelivered through a quiet period. So an empty batch is checked against the newest offset, and
    * anything between is read directly; what the cursor returns later is dropped as a duplicate.
    */
   async #catchUp(bus: Collection<BusDoc>): Promise<void> {

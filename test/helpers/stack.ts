@@ -27,7 +27,7 @@ export function componentEnv(opts: StackOptions): Record<string, string> {
     TAILCAST_LOG_LEVEL: "warn",
     // Auth has its own tests (auth-*.test.ts); everything else runs with it off, as `npm start` does.
     TAILCAST_AUTH: "off",
-    // Small buses keep FerretDB's awaitData polls cheap (docs/ferretdb.md); tests that need overflow shrink them further.
+    // Small buses keep FerretDB's cursor opens and bus reads cheap (docs/ferretdb.md); tests that need overflow shrink them further.
     TAILCAST_BUS_SIZE_BYTES: String(8 * 1024 * 1024),
     TAILCAST_BUS_MAX_DOCS: "50000",
     TAILCAST_TAIL_AWAIT_MS: "500",

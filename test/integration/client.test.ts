@@ -2,7 +2,7 @@
  * The tailcast client against real tailer processes, over both transports: failover when the node it
  * is on dies (every acknowledged message exactly once, in order), and honest gaps (G4, G5).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket as WsWebSocket } from "ws";
 import type { Client, ClientEvents, Envelope, TransportName } from "../../client/index.ts";
 import { createClient } from "../../client/index.ts";
@@ -18,10 +18,14 @@ beforeAll(async () => {
   ingest = await startFunctions({ db });
 });
 
-afterAll(async () => {
-  for (const c of clients) c.close();
-  await stopAll([ingest, ...components]);
+// Each test stops what it started: idle tailers still poll the bus, and on the dev database those polls
+// would load the machine for the tests that follow.
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close();
+  await stopAll(components.splice(0));
 });
+
+afterAll(() => stopAll([ingest]));
 
 async function tailers(count: number, opts: { db?: string; env?: Record<string, string> } = {}) {
   const started = await Promise.all(

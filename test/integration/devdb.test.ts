@@ -89,11 +89,9 @@ describe("dev database launcher (FerretDB)", () => {
           .insertOne({ _id: "kept", n: 42 } as never);
       });
 
-      const t0 = Date.now();
       await first.stop();
-      // FerretDB shuts down on the first SIGTERM (no SIGKILL after the 5 s grace).
+      // FerretDB shuts down on the first SIGTERM: a SIGKILL after the grace period would show as the signal.
       expect(await first.exited).toEqual({ code: 0, signal: null });
-      expect(Date.now() - t0).toBeLessThan(5_000);
       expect(await portAccepts(first.port)).toBe(false);
       expect((await stat(dir)).isDirectory()).toBe(true); // a given dir is kept
 

@@ -2,6 +2,8 @@
  * The ingest function as a real process against the real database: what is stored, offsets under
  * concurrent writers, history, refusing a non-capped collection, and bad input that stores nothing.
  */
+import { once } from "node:events";
+import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type Component, startComponent } from "../../infra/local/component.ts";
 import {
@@ -158,6 +160,35 @@ describe("ingest function (real process, real database)", () => {
     expect((await fetch(`${ingest.url}/healthz`)).status).toBe(200);
   });
 
+  it("answers an oversized body with 413 and reads the rest, so the client sees the answer and keeps the connection", async () => {
+    // The client writes the rest of its body only after it has read the 413: a server that closed
+    // after answering would make these writes fail (EPIPE / reset) every time, not by chance.
+    const { port } = new URL(ingest.url);
+    const socket = connect(Number(port), "127.0.0.1");
+    await once(socket, "connect");
+    const responses = responseReader(socket);
+    const total = 3 * 1024 * 1024;
+    const first = Buffer.alloc(64 * 1024, "x");
+    socket.write(
+      `POST /v1/channels/chat/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${total}\r\n\r\n`,
+    );
+    socket.write(first);
+    const refused = await responses.next();
+    expect(refused.status).toBe(413);
+    expect(JSON.parse(refused.body).error.code).toBe("body_too_large");
+    expect(refused.headers.connection).not.toBe("close");
+    const errors: Error[] = [];
+    socket.on("error", (err) => errors.push(err));
+    for (let sent = first.length; sent < total; sent += first.length) {
+      const chunk = first.subarray(0, Math.min(first.length, total - sent));
+      if (!socket.write(chunk)) await once(socket, "drain");
+    }
+    socket.write("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    const next = await responses.next();
+    expect({ status: next.status, errors }).toEqual({ status: 200, errors: [] });
+    socket.destroy();
+  });
+
   it("refuses to start on a collection of the bus's name that is not capped, and leaves it untouched", async () => {
     const other = testDbName("notcapped");
     await withDb(uri, (c) => c.db(other).collection("bus").insertOne({ mine: true }));
@@ -178,3 +209,49 @@ describe("ingest function (real process, real database)", () => {
     });
   });
 });
+
+interface RawResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Reads HTTP/1.1 responses with a Content-Length off a raw socket, one `next()` per response. */
+function responseReader(socket: Socket): { next(): Promise<RawResponse> } {
+  let buffered = Buffer.alloc(0);
+  let wake: (() => void) | undefined;
+  let closed = false;
+  socket.on("data", (chunk: Buffer) => {
+    buffered = Buffer.concat([buffered, chunk]);
+    wake?.();
+  });
+  socket.on("close", () => {
+    closed = true;
+    wake?.();
+  });
+  const parse = (): RawResponse | null => {
+    const end = buffered.indexOf("\r\n\r\n");
+    if (end < 0) return null;
+    const [statusLine = "", ...lines] = buffered.subarray(0, end).toString("latin1").split("\r\n");
+    const headers = Object.fromEntries(
+      lines.map((l) => [l.slice(0, l.indexOf(":")).toLowerCase(), l.slice(l.indexOf(":") + 1).trim()]),
+    );
+    const length = Number(headers["content-length"] ?? 0);
+    if (buffered.length < end + 4 + length) return null;
+    const body = buffered.subarray(end + 4, end + 4 + length).toString("utf8");
+    buffered = buffered.subarray(end + 4 + length);
+    return { status: Number(statusLine.split(" ")[1]), headers, body };
+  };
+  return {
+    async next() {
+      for (;;) {
+        const res = parse();
+        if (res) return res;
+        if (closed) throw new Error("connection closed before a whole response arrived");
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+      }
+    },
+  };
+}

@@ -246,10 +246,8 @@ describe("/ws", () => {
   it("drops a peer that stops answering pings, and keeps one that answers", async () => {
     const dead = await connect(n1, { autoPong: false });
     const alive = await connect(n1);
-    const started = Date.now();
     const { code } = await dead.closed;
     expect(code).toBe(1006); // terminated: no close frame
-    expect(Date.now() - started).toBeLessThan(HEARTBEAT_MS * 10);
     expect(alive.ws.readyState).toBe(WebSocket.OPEN);
     expect((await alive.subscribe("ws-alive")).type).toBe("subscribed");
   });
