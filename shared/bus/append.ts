@@ -15,7 +15,7 @@ import type { OutgoingMessage } from "../message.ts";
 import { offsetsAfter, type Position } from "../offsets.ts";
 import { newestPosition } from "./collection.ts";
 import type { BusDoc, MessageDoc } from "./doc.ts";
-import { isDuplicateKey } from "./errors.ts";
+import { lostRaceAt } from "./write-errors.ts";
 
 /** What a publisher is told about one message: where it is in the bus (the body of a 201). */
 export interface Receipt {
@@ -149,9 +149,11 @@ export class BusWriter {
           head = { offset: (docs.at(-1) as MessageDoc).offset, epoch };
         } catch (err) {
           // Lost the race for an offset. An ordered insert stops at the first failure, so what came
-          // before it is in the bus — acknowledged unless the write concern failed too.
-          if (!isDuplicateKey(err) || hasWriteConcernError(err)) throw err;
-          written.push(...docs.slice(0, firstFailure(err)));
+          // before it is in the bus, acknowledged — unless the write concern failed too, which
+          // lostRaceAt rules out (shared/bus/write-errors.ts).
+          const refused = lostRaceAt(err);
+          if (refused === null) throw err;
+          written.push(...docs.slice(0, refused));
           head = null;
           lost++;
           if (lost > 1) await sleep(backoffDelay(lost, { initialMs: 2, maxMs: 50 }));
@@ -175,20 +177,4 @@ export class BusWriter {
       at = end;
     }
   }
-}
-
-/** Index of the first document an ordered insert refused: all before it were written. */
-function firstFailure(err: unknown): number {
-  const { writeErrors, result } = err as { writeErrors?: unknown; result?: { insertedCount?: unknown } };
-  const list = (Array.isArray(writeErrors) ? writeErrors : [writeErrors]) as Array<
-    { index?: unknown } | undefined
-  >;
-  const indexes = list.map((e) => e?.index).filter((i): i is number => typeof i === "number");
-  if (indexes.length > 0) return Math.min(...indexes);
-  return typeof result?.insertedCount === "number" ? result.insertedCount : 0;
-}
-
-function hasWriteConcernError(err: unknown): boolean {
-  const wce = (err as { writeConcernErrors?: unknown[] }).writeConcernErrors;
-  return Array.isArray(wce) && wce.length > 0;
 }
