@@ -136,10 +136,13 @@ export async function replayThenJoin(
     if (!usedBus) {
       usedBus = true;
       stats.fromBus++;
-      complete = await bus.isRecoverable({ offset: after, epoch: since.epoch });
     }
     const page = await bus.readRange(channel, after, current.offset, options.page);
     if (!target.connected()) return { recovered: false, position: current };
+    // Checked after the read, not once before the replay: eviction between the check and a read, or
+    // between pages, removes exactly the messages after `after`. The bus evicts oldest first, so if
+    // `after + 1` is still retained now, nothing this page asked for was gone when it was read.
+    if (complete) complete = await bus.isRecoverable({ offset: after, epoch: since.epoch });
     for (const envelope of page) target.emit(envelope);
     after = page.length === options.page ? (page.at(-1) as Envelope).offset : current.offset;
   }

@@ -107,6 +107,21 @@ describe("replayThenJoin", () => {
     expect(tail.stats.unrecovered).toBe(1);
   });
 
+  it("answers recovered:false when the bus evicts between the retention check and a page, or between pages", async () => {
+    for (const evictAtRead of [1, 2]) {
+      const { bus, tail } = node(40, 2);
+      bus.beforeRead = () => {
+        // Eviction reaches exactly the messages the replay is about to read.
+        if (bus.reads + 1 === evictAtRead) bus.evictThrough(evictAtRead === 1 ? 6 : 12);
+      };
+      const s = subscriber(tail, "a");
+      const out = await recover({ bus, tail }, s, 4, { page: 3 });
+      expect(out.recovered, `eviction before read ${evictAtRead}`).toBe(false);
+      expect(s.joined()).toBe(true);
+      expect(tail.stats.unrecovered).toBe(1);
+    }
+  });
+
   it("joins at once with recovered:false for a position of another epoch", async () => {
     const { bus, tail } = node(10);
     const s = subscriber(tail, "a");
