@@ -64,7 +64,10 @@ export interface RecoveryOptions {
 
 export const defaultRecoveryOptions: Readonly<RecoveryOptions> = Object.freeze({
   page: 500,
-  catchUpMs: 30_000,
+  // Well under the client's subscribe timeout (client/client.ts `timeoutMs`, 10 s), so a client on a
+  // lagging node hears `bus_unavailable` and moves on to another node instead of timing out while the
+  // node still waits — and replay time after the wait still fits (README "TypeScript client").
+  catchUpMs: 5_000,
   clock: Date.now,
 });
 

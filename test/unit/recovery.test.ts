@@ -1,5 +1,6 @@
 /** Client recovery (tailer/recovery.ts) with a fake bus and tail: every path, no I/O. */
 import { describe, expect, it } from "vitest";
+import { defaultClientOptions } from "../../client/client.ts";
 import { ErrorCode, TailcastError } from "../../shared/errors.ts";
 import type { Envelope } from "../../shared/message.ts";
 import { defaultRecoveryOptions, type RecoveryOptions, replayThenJoin } from "../../tailer/recovery.ts";
@@ -169,6 +170,25 @@ describe("replayThenJoin", () => {
     expect(err).toBeInstanceOf(TailcastError);
     expect((err as TailcastError).code).toBe(ErrorCode.busUnavailable);
     expect(tail.waits).toBe(4);
+    expect(s.joined()).toBe(false);
+  });
+
+  it("on a node lagging for good, answers bus_unavailable before the client's subscribe times out", async () => {
+    const { bus, tail } = node(10);
+    bus.docs.push(...messages(11, 20));
+    let now = 0;
+    tail.onWait = () => {
+      now += 100; // the node never catches up: each re-check finds it still at 10
+    };
+    const s = subscriber(tail, "a");
+    const err = await replayThenJoin(bus, "a", { offset: 15, epoch: EPOCH }, tail, s.target, {
+      ...defaultRecoveryOptions,
+      clock: () => now,
+    }).catch((e: unknown) => e);
+    expect((err as TailcastError).code).toBe(ErrorCode.busUnavailable);
+    // The client moves to another node on bus_unavailable (client/client.ts), with time to spare for
+    // the replay that follows there.
+    expect(now).toBeLessThanOrEqual(defaultClientOptions.timeoutMs / 2 + 100);
     expect(s.joined()).toBe(false);
   });
 
