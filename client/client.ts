@@ -9,7 +9,7 @@ import type { Position } from "../shared/offsets.ts";
 import { Emitter } from "./emitter.ts";
 import { afterAck, isDuplicate } from "./positions.ts";
 import { socketIoConnect } from "./socketio-transport.ts";
-import { type Connect, type Connection, ConnectRefused } from "./transport.ts";
+import { type Connect, type Connection, ConnectRefused, type GapNotice } from "./transport.ts";
 import type {
   Client,
   ClientEvents,
@@ -157,6 +157,9 @@ class TailcastClient implements Client {
           message: (envelope) => {
             if (session !== null && this.#session === session) this.#deliver(envelope);
           },
+          gap: (notice) => {
+            if (session !== null && this.#session === session) this.#gap(notice);
+          },
           closed: (reason) => ended(reason),
         },
       });
@@ -220,6 +223,21 @@ class TailcastClient implements Client {
       recovered: ack.recovered,
     });
     return "ok";
+  }
+
+  /**
+   * The node lost messages of this channel: tell the application, and continue from just before the
+   * first message after the hole. The position moves there even if it goes back (a rollback replaced
+   * messages this client already had), so what the node delivers next is not dropped as a duplicate.
+   */
+  #gap(notice: GapNotice): void {
+    const sub = this.#subs.get(notice.channel);
+    if (sub === undefined) return;
+    const since = sub.position ?? notice.from;
+    // Offset 0 is a bus's sentinel, never a message: "everything up to 0" holds in a new epoch.
+    const position = { offset: Math.max(0, notice.to.offset - 1), epoch: notice.to.epoch };
+    sub.position = position;
+    this.#events.emit("gap", { channel: sub.channel, since, position });
   }
 
   #deliver(envelope: Envelope): void {

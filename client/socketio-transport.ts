@@ -4,7 +4,14 @@
  */
 import type { Socket } from "socket.io-client";
 import type { ClientToServerEvents, ServerToClientEvents } from "../shared/protocol/replies.ts";
-import { type Connect, type Connection, ConnectRefused, isEnvelope, unanswered } from "./transport.ts";
+import {
+  type Connect,
+  type Connection,
+  ConnectRefused,
+  isEnvelope,
+  isGapNotice,
+  unanswered,
+} from "./transport.ts";
 
 export const socketIoConnect: Connect = async ({ url, token, timeoutMs, handlers }) => {
   const { io } = await import("socket.io-client");
@@ -18,8 +25,12 @@ export const socketIoConnect: Connect = async ({ url, token, timeoutMs, handlers
     auth: token === undefined ? {} : { token },
   });
   let closedByUs = false;
-  socket.onAny((_event: string, envelope: unknown) => {
-    if (!closedByUs && isEnvelope(envelope)) handlers.message(envelope);
+  socket.onAny((event: string, payload: unknown) => {
+    if (closedByUs) return;
+    // `gap` is reserved: no message is ever emitted under that name (shared/message.ts).
+    if (event === "gap") {
+      if (isGapNotice(payload)) handlers.gap(payload);
+    } else if (isEnvelope(payload)) handlers.message(payload);
   });
   await new Promise<void>((resolve, reject) => {
     socket.once("connect", () => resolve());

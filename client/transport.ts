@@ -5,12 +5,14 @@
 import { isPlainObject } from "../shared/json.ts";
 import type { Envelope } from "../shared/message.ts";
 import type { Position } from "../shared/offsets.ts";
-import type { SubscribeAck } from "../shared/protocol/replies.ts";
+import type { GapNotice, SubscribeAck } from "../shared/protocol/replies.ts";
 
-export type { SubscribeAck };
+export type { GapNotice, SubscribeAck };
 
 export interface ConnectionHandlers {
   message(envelope: Envelope): void;
+  /** The node lost messages of a joined channel (README "Guarantees", G5); comes before what follows the hole. */
+  gap(notice: GapNotice): void;
   /** Called once, when the connection is gone for whatever reason (not after `close()`). */
   closed(reason: string): void;
 }
@@ -44,6 +46,21 @@ export class ConnectRefused extends Error {
     super(message);
     this.code = code;
   }
+}
+
+function isPosition(v: unknown): v is Position {
+  return isPlainObject(v) && typeof v.offset === "number" && typeof v.epoch === "string";
+}
+
+/** Guards a `gap` notice before the client acts on it. */
+export function isGapNotice(v: unknown): v is GapNotice {
+  return (
+    isPlainObject(v) &&
+    typeof v.channel === "string" &&
+    isPosition(v.from) &&
+    isPosition(v.to) &&
+    (v.missed === null || typeof v.missed === "number")
+  );
 }
 
 /** Guards what a node sends before the client trusts it as an envelope. */

@@ -52,7 +52,10 @@ export interface Subscription {
   unsubscribe(): void;
 }
 
-/** The node could not bring a channel up to date: messages after `since` were lost to this client. */
+/**
+ * Messages after `since` were lost to this client: a resubscribe answered `recovered: false`, or the
+ * node it is on reported a `gap` while connected (it fell behind the bus, or the bus was recreated).
+ */
 export interface Gap {
   channel: string;
   since: Position;

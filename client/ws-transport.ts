@@ -4,7 +4,7 @@ import { isPlainObject } from "../shared/json.ts";
 import { ignoreError } from "../shared/promises.ts";
 import type { SubscribeAck } from "../shared/protocol/replies.ts";
 import type { WsClientFrame } from "../shared/protocol/ws-frames.ts";
-import { type Connect, type Connection, isEnvelope, unanswered } from "./transport.ts";
+import { type Connect, type Connection, isEnvelope, isGapNotice, unanswered } from "./transport.ts";
 import { wsUrl } from "./urls.ts";
 
 type Pending = (ack: SubscribeAck) => void;
@@ -86,6 +86,10 @@ export function wsConnector(Ctor: typeof WebSocket): Connect {
         const { type, ...rest } = frame;
         if (type === "message") {
           if (isEnvelope(rest)) handlers.message(rest);
+          return;
+        }
+        if (type === "gap") {
+          if (isGapNotice(rest)) handlers.gap(rest);
           return;
         }
         const { id } = rest;

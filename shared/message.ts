@@ -68,6 +68,7 @@ export const RESERVED_EVENTS: ReadonlySet<string> = new Set([
   "unsubscribe",
   "subscribed",
   "refresh",
+  "gap",
 ]);
 
 export function validateChannel(channel: unknown, limits: MessageLimits): string {

@@ -36,6 +36,8 @@ export interface LiveDeps {
   bus: () => Promise<Collection<BusDoc>>;
   /** Called for every message, in bus order: the fan-out to this node's subscribers. */
   deliver: (envelope: Envelope) => void;
+  /** Called when the tail skipped messages, before the first message after the hole is delivered. */
+  gap: (gap: { from: Position; to: Position; missed: number | null }) => void;
   log: Logger;
   options: LiveOptions;
 }
@@ -131,8 +133,12 @@ export class LiveTail implements TailView {
           { collection: options.collection, awaitMs: options.awaitMs, batchSize: options.batchSize },
           {
             onMessage: (envelope) => this.#onMessage(envelope),
-            // What the window holds must be contiguous: restart it after a hole.
-            onGap: ({ to }) => this.window.reset({ offset: to.offset - 1, epoch: to.epoch }),
+            // What the window holds must be contiguous: restart it after a hole. Subscribers are told
+            // before the tail delivers what follows the hole.
+            onGap: (gap) => {
+              this.window.reset({ offset: gap.to.offset - 1, epoch: gap.to.epoch });
+              this.#deps.gap(gap);
+            },
           },
           log.child("tail"),
         );

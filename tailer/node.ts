@@ -48,6 +48,7 @@ export async function startTailerNode(
     db: () => mongo.db(),
     bus,
     deliver: (envelope) => fanout.deliver(envelope),
+    gap: (gap) => sessions.gap(gap),
     log,
     options: {
       collection: config.bus.collection,

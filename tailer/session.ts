@@ -21,9 +21,11 @@ import type { BusHistory } from "../shared/bus/history.ts";
 import { ErrorCode, errorBody, isTailcastError, TailcastError } from "../shared/errors.ts";
 import type { Logger } from "../shared/log.ts";
 import type { Envelope, MessageLimits } from "../shared/message.ts";
+import type { Position } from "../shared/offsets.ts";
 import {
   type ErrorNotice,
   errorReplyOf,
+  type GapNotice,
   type RefreshedReply,
   type ReplyTo,
   type SubscribedReply,
@@ -49,6 +51,15 @@ export interface SessionTransport {
   connected(): boolean;
   /** Tells the client why (an `error` notice), then closes the connection. */
   disconnect(notice: ErrorNotice): void;
+  /** Tells the client it lost messages of a channel it has joined (a `gap` notice). */
+  gap(notice: GapNotice): void;
+}
+
+/** A hole in what the node delivered (tailer/live.ts), as the tail loop reports it. */
+export interface TailGap {
+  from: Position;
+  to: Position;
+  missed: number | null;
 }
 
 /** The node's tail as sessions see it (tailer/live.ts). */
@@ -86,6 +97,15 @@ export class SubscriberSessions {
 
   [Symbol.iterator](): IterableIterator<SubscriberSession> {
     return this.#open.values();
+  }
+
+  /**
+   * The node's tail skipped messages (eviction, a new epoch, a rollback): every subscriber is told, for
+   * each channel it has joined, before the first message after the hole reaches it (README
+   * "Guarantees", G5). Which channels the lost messages were on is unknown, so all are told.
+   */
+  gap(gap: TailGap): void {
+    for (const session of this.#open) session.gap(gap);
   }
 
   /**
@@ -155,6 +175,12 @@ export class SubscriberSession {
       if (!isTailcastError(err)) this.#deps.log.warn("subscriber request failed", { type, err });
       return errorReplyOf(err);
     }
+  }
+
+  /** Tells this connection about a hole in the node's tail, for each channel it has joined. */
+  gap({ from, to, missed }: TailGap): void {
+    if (this.#closed || !this.#transport.connected()) return;
+    for (const channel of this.#access.channels) this.#transport.gap({ channel, from, to, missed });
   }
 
   /** The connection is gone: leave every channel, release what the connection held. Idempotent. */

@@ -55,6 +55,7 @@ function transportOf(socket: TailcastSocket): SessionTransport {
       socket.emit("error", notice);
       socket.disconnect(true);
     },
+    gap: (notice) => void socket.emit("gap", notice),
   };
 }
 

@@ -134,6 +134,7 @@ export class WsEndpoint {
         this.#send(ws, { type: "error", id: null, error: notice });
         ws.close(POLICY_VIOLATION, "policy violation");
       },
+      gap: (notice) => this.#send(ws, { type: "gap", ...notice }),
     };
   }
 

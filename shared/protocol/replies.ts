@@ -4,6 +4,7 @@
  */
 import { errorBody } from "../errors.ts";
 import type { Envelope } from "../message.ts";
+import type { Position } from "../offsets.ts";
 
 /** The `{ code, message }` of every refusal, whatever carries it. */
 export interface ErrorInfo {
@@ -62,8 +63,22 @@ export interface ClientToServerEvents {
   refresh: (request: unknown, ack?: (res: RefreshAck) => void) => void;
 }
 
+/**
+ * Pushed to every subscriber of `channel` on a node whose tail could not deliver everything (README
+ * "Guarantees", G5): messages between `from` (the last position the node delivered) and `to` (the
+ * next one it delivers; offset 0 of a new epoch when the bus was recreated) are lost to this
+ * connection. `missed` counts them across all channels; null for a new epoch or a rollback, where it is
+ * not known. Comes before any message after the hole. Socket.IO event `gap`, /ws frame `{ type: "gap" }`.
+ */
+export interface GapNotice {
+  channel: string;
+  from: Position;
+  to: Position;
+  missed: number | null;
+}
+
 /** Sent as the `error` event (a name no message may use) before the server disconnects a client. */
 export type ErrorNotice = ErrorInfo;
 
-/** Each message is emitted under its own `event` name with the envelope as argument. */
-export type ServerToClientEvents = Record<string, (payload: Envelope | ErrorNotice) => void>;
+/** Each message is emitted under its own `event` name with the envelope as argument; `error` and `gap` are notices. */
+export type ServerToClientEvents = Record<string, (payload: Envelope | ErrorNotice | GapNotice) => void>;

@@ -7,7 +7,7 @@ import { ErrorCode, TailcastError } from "../errors.ts";
 import { isPlainObject } from "../json.ts";
 import type { Envelope } from "../message.ts";
 import type { Position } from "../offsets.ts";
-import type { ErrorReply, Reply } from "./replies.ts";
+import type { ErrorReply, GapNotice, Reply } from "./replies.ts";
 import { isRequestType, type RequestType } from "./requests.ts";
 
 export type WsRequestId = string | number;
@@ -18,11 +18,13 @@ export type WsClientFrame =
   | { type: "refresh"; id: WsRequestId; token: string };
 
 export type WsMessageFrame = { type: "message" } & Envelope;
+export type WsGapFrame = { type: "gap" } & GapNotice;
 
 export type WsServerFrame =
   | (Exclude<Reply, ErrorReply> & { id: WsRequestId })
   | (ErrorReply & { id: WsRequestId | null })
-  | WsMessageFrame;
+  | WsMessageFrame
+  | WsGapFrame;
 
 /** A frame that is not a request at all; `id` is what could be read of it, for the error reply. */
 export class WsFrameError extends TailcastError {

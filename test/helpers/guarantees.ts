@@ -134,8 +134,8 @@ export interface NodeStats {
   node: string;
   clients: number;
   tail: TailStats;
-  /** Recovery counters (tailer/live.ts). */
-  recovery?: { served: number; fromWindow: number; fromBus: number; unrecovered: number };
+  /** Recovery counters (tailer/live.ts); every tailer reports them. */
+  recovery: { served: number; fromWindow: number; fromBus: number; unrecovered: number };
   lag?: { offsets: number; ms: number };
 }
 

@@ -191,7 +191,7 @@ describe("G4/G2: clients of a crashed node resume on another", () => {
     const stats = await nodeStats(b);
     const report = await gapReport(b, inject("mongodbUri"), db);
     expect(report, report).toBe("");
-    if (stats.recovery) expect(stats.recovery.served).toBeGreaterThanOrEqual(4);
+    expect(stats.recovery.served).toBeGreaterThanOrEqual(4);
   }, 90_000);
 
   it("clients that pause get what they missed from another node — from its window or from the bus — then live", async () => {
@@ -240,11 +240,9 @@ describe("G4/G2: clients of a crashed node resume on another", () => {
     const after = await nodeStats(c);
     const report = await gapReport(c, inject("mongodbUri"), db);
     expect(report, report).toBe("");
-    if (before.recovery && after.recovery) {
-      expect(after.recovery.served - before.recovery.served).toBe(2);
-      expect(after.recovery.fromBus - before.recovery.fromBus).toBe(1);
-      expect(after.recovery.fromWindow - before.recovery.fromWindow).toBe(1);
-      expect(after.recovery.unrecovered - before.recovery.unrecovered).toBe(0);
-    }
+    expect(after.recovery.served - before.recovery.served).toBe(2);
+    expect(after.recovery.fromBus - before.recovery.fromBus).toBe(1);
+    expect(after.recovery.fromWindow - before.recovery.fromWindow).toBe(1);
+    expect(after.recovery.unrecovered - before.recovery.unrecovered).toBe(0);
   }, 90_000);
 });

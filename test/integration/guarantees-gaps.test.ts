@@ -4,7 +4,9 @@
  * live messages; (b) a tailer frozen (SIGSTOP) until the bus evicted past its position counts and
  * logs the gap when it resumes, and keeps delivering live messages.
  */
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
+import { WebSocket as WsWebSocket } from "ws";
+import { type Client, createClient, type Gap, type TransportName } from "../../client/index.ts";
 import type { Component } from "../../infra/local/component.ts";
 import type { Envelope } from "../../shared/message.ts";
 import type { Position } from "../../shared/offsets.ts";
@@ -22,6 +24,69 @@ import {
 } from "../helpers/guarantees.ts";
 import type { RecordingClient } from "../helpers/recording-client.ts";
 
+/**
+ * A TypeScript client (the one applications use: it resumes) subscribed to `gap-b` on one node, with
+ * what it delivered and the gaps it reported.
+ */
+function watched(transport: TransportName, node: Component) {
+  const got: Envelope[] = [];
+  const gaps: Gap[] = [];
+  const client = createClient({
+    urls: [node.url],
+    transport,
+    WebSocket: WsWebSocket as unknown as typeof WebSocket,
+    backoff: { initialMs: 50, maxMs: 500 },
+  });
+  clients.push(client);
+  const waiters = new Set<() => void>();
+  const wake = () => {
+    for (const w of [...waiters]) w();
+  };
+  const until = (what: string, done: () => boolean) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (!done()) return;
+        clearTimeout(timer);
+        waiters.delete(check);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(check);
+        reject(new Error(`${transport} client on ${node.url}: timed out waiting for ${what}`));
+      }, 30_000);
+      waiters.add(check);
+      check();
+    });
+  const state = {
+    name: `${transport}@${node.url}`,
+    got,
+    gaps,
+    gotAtGap: null as number | null,
+    subscribed: new Promise<void>((resolve) => {
+      const off = client.on("subscribed", () => {
+        off();
+        resolve();
+      });
+    }),
+    gap: null as unknown as Promise<Gap>,
+    waitFor: (receipts: Receipt[]) => {
+      const ids = new Set(receipts.map((r) => r.id));
+      return until(`${ids.size} messages`, () => got.filter((m) => ids.has(m.id)).length === ids.size);
+    },
+  };
+  state.gap = until("a gap", () => gaps.length > 0).then(() => gaps[0] as Gap);
+  client.on("gap", (gap) => {
+    state.gotAtGap ??= got.length;
+    gaps.push(gap);
+    wake();
+  });
+  client.subscribe("gap-b", (m) => {
+    got.push(m);
+    wake();
+  });
+  return state;
+}
+
 const MAX_DOCS = 50;
 const stack = guaranteeStack(import.meta.url, {
   env: { TAILCAST_BUS_MAX_DOCS: String(MAX_DOCS), TAILCAST_BUS_SIZE_BYTES: String(256 * 1024) },
@@ -34,6 +99,10 @@ const stack = guaranteeStack(import.meta.url, {
 const { db, nodes } = stack;
 const uri = () => stack.uri();
 const connected = (name: string, node: Component) => stack.connected(name, node);
+const clients: Client[] = [];
+afterAll(() => {
+  for (const c of clients) c.close();
+});
 
 /** `count` messages, `channel` and another channel alternating, in batches of 50. */
 async function flood(channel: string, count: number, tag: string): Promise<Receipt[]> {
@@ -100,10 +169,8 @@ describe("G5: falling behind retention is reported, never silent", () => {
     expect(ack.recovered).toBe(false);
     expect(ack.epoch).toBe(old.epoch);
     const after1 = await nodeStats(node);
-    if (before.recovery && after1.recovery) {
-      expect(after1.recovery.unrecovered - before.recovery.unrecovered).toBe(1);
-      expect(after1.recovery.served - before.recovery.served).toBe(1);
-    }
+    expect(after1.recovery.unrecovered - before.recovery.unrecovered).toBe(1);
+    expect(after1.recovery.served - before.recovery.served).toBe(1);
     // Contract (README "Socket.IO"): "with `since`, every missed message of that channel still in the bus
     // is emitted … before any live one; `recovered:false` says the gap could not be filled" — and HTTP
     // history does return them. Socket.IO should hand over what is retained too.
@@ -146,12 +213,16 @@ describe("G5: falling behind retention is reported, never silent", () => {
     );
   }, 90_000);
 
-  it("a tailer frozen past retention counts and logs the gap, then keeps delivering live messages", async () => {
+  it("a tailer frozen past retention tells every client on it of the gap (both transports); the other node's clients are not affected", async () => {
     const node = nodes[1] as Component;
-    const sub = await connected("behind", node);
-    await sub.subscribe("gap-b");
+    const other = nodes[0] as Component;
+    const ws = watched("ws", node);
+    const sio = watched("socket.io", node);
+    const elsewhere = watched("ws", other);
+    const everyone = [ws, sio, elsewhere];
+    await Promise.all(everyone.map((c) => c.subscribed));
     const first = receiptsOf(await flood("gap-b", 10, "first"), "gap-b");
-    await explained(sub.waitForIds(first.map((r) => r.id)), [node], uri(), db);
+    await explained(Promise.all(everyone.map((c) => c.waitFor(first))), [node, other], uri(), db);
     const before = await nodeStats(node);
     expect(before.tail.gaps).toBe(0);
     const frozenAt = before.tail.position as Position;
@@ -159,38 +230,53 @@ describe("G5: falling behind retention is reported, never silent", () => {
     let during: Receipt[] = [];
     process.kill(node.pid, "SIGSTOP");
     try {
-      during = await flood("gap-b", 6 * MAX_DOCS, "while-frozen");
+      during = receiptsOf(await flood("gap-b", 6 * MAX_DOCS, "while-frozen"), "gap-b");
       // Far enough that even a batch already on its way to the frozen node cannot bridge the hole.
       await evictedPast(frozenAt.offset + 4 * MAX_DOCS);
     } finally {
       process.kill(node.pid, "SIGCONT");
     }
 
-    const after = await pollUntil(
-      "the node to count the gap",
-      async () => {
-        const st = await nodeStats(node);
-        return st.tail.gaps > 0 ? st : undefined;
-      },
-      30_000,
-      100,
-    );
+    // Every client on the frozen node is told, on both transports, before anything after the hole.
+    const [wsGap, sioGap] = await explained(Promise.all([ws.gap, sio.gap]), [node], uri(), db);
+    const after = await nodeStats(node);
+    expect(after.tail.gaps).toBeGreaterThan(0);
     expect(after.tail.missed).toBeGreaterThan(0);
     expect(node.output().some((line) => line.includes("fell behind the bus"))).toBe(true);
+    const lastFirst = (first.at(-1) as Receipt).offset;
+    for (const [c, gap] of [
+      [ws, wsGap],
+      [sio, sioGap],
+    ] as const) {
+      expect(gap.channel).toBe("gap-b");
+      expect(gap.since.offset, c.name).toBeGreaterThanOrEqual(lastFirst);
+      expect(gap.position.offset, c.name).toBeGreaterThan(gap.since.offset);
+      // Nothing delivered after the notice comes from inside the hole.
+      const afterNotice = c.got.slice(c.gotAtGap ?? 0);
+      expect(afterNotice.every((m) => m.offset > gap.position.offset)).toBe(true);
+    }
 
-    // Live delivery resumes.
+    // Live delivery resumes everywhere.
     const live = receiptsOf(await flood("gap-b", 20, "live"), "gap-b");
-    await explained(sub.waitForIds(live.map((r) => r.id)), [node], uri(), db);
+    await explained(Promise.all(everyone.map((c) => c.waitFor(live))), [node, other], uri(), db);
     expect((await fetch(`${node.url}/readyz`)).status).toBe(200);
 
-    // What the client got: in order, no duplicate, nothing unacknowledged; the evicted part is missing,
-    // everything before the freeze and after the resume is there.
-    const got = sub.of("gap-b");
-    const acknowledged = [...first, ...receiptsOf(during, "gap-b"), ...live];
-    const problems = sequenceProblems(got, acknowledged).filter((p) => !p.includes("missing"));
-    expect(problems).toEqual([]);
-    const ids = new Set(got.map((m) => m.id));
-    expect([...first, ...live].filter((r) => !ids.has(r.id))).toEqual([]);
-    expect(got.length).toBeLessThan(acknowledged.length);
+    // Told clients: in order, no duplicate, nothing unacknowledged; before the freeze and after the
+    // resume complete; what is missing was reported.
+    const acknowledged = [...first, ...during, ...live];
+    for (const c of [ws, sio]) {
+      const problems = sequenceProblems(c.got, acknowledged).filter((p) => !p.includes("missing"));
+      expect(problems, c.name).toEqual([]);
+      const ids = new Set(c.got.map((m) => m.id));
+      expect(
+        [...first, ...live].filter((r) => !ids.has(r.id)),
+        c.name,
+      ).toEqual([]);
+      expect(c.got.length, c.name).toBeLessThan(acknowledged.length);
+      expect(c.gaps.length, c.name).toBeGreaterThan(0);
+    }
+    // The other node never stopped: its client has everything and was told of nothing.
+    expect(elsewhere.gaps).toEqual([]);
+    expect(sequenceProblems(elsewhere.got, acknowledged)).toEqual([]);
   }, 90_000);
 });

@@ -8,7 +8,7 @@ import type { Subscriber, TokenVerifier } from "../../shared/auth/jwt.ts";
 import { ErrorCode, TailcastError } from "../../shared/errors.ts";
 import { createLogger } from "../../shared/log.ts";
 import { defaultMessageLimits, type Envelope } from "../../shared/message.ts";
-import type { ErrorNotice } from "../../shared/protocol/replies.ts";
+import type { ErrorNotice, GapNotice } from "../../shared/protocol/replies.ts";
 import { createConnectionLimit } from "../../tailer/connection-limit.ts";
 import { type SessionDeps, type SessionTransport, SubscriberSessions } from "../../tailer/session.ts";
 import { EPOCH, envelope, FakeBus, FakeTail, messages } from "../fakes/bus.ts";
@@ -17,6 +17,7 @@ import { EPOCH, envelope, FakeBus, FakeTail, messages } from "../fakes/bus.ts";
 class FakeTransport implements SessionTransport {
   readonly received: Envelope[] = [];
   readonly notices: ErrorNotice[] = [];
+  readonly gaps: GapNotice[] = [];
   readonly joins: string[] = [];
   open = true;
   readonly #tail: FakeTail;
@@ -41,6 +42,9 @@ class FakeTransport implements SessionTransport {
   disconnect(notice: ErrorNotice): void {
     this.notices.push(notice);
     this.open = false;
+  }
+  gap(notice: GapNotice): void {
+    this.gaps.push(notice);
   }
   offsets(channel: string): number[] {
     return this.received.filter((e) => e.channel === channel).map((e) => e.offset);
@@ -323,5 +327,30 @@ describe("connections", () => {
     const { session } = await connect("anything");
     expect(session.subject).toBeNull();
     expect(codeOf(await session.handle("subscribe", { channel: "secret" }))).toBe("subscribed");
+  });
+});
+
+describe("gaps in the node's tail", () => {
+  it("tells every connection, for each channel it has joined, and nobody else", async () => {
+    const { sessions, connect } = setup();
+    const one = await connect();
+    const two = await connect("bob");
+    const idle = await connect();
+    const gone = await connect();
+    await one.session.handle("subscribe", { channel: "a" });
+    await one.session.handle("subscribe", { channel: "b" });
+    await two.session.handle("subscribe", { channel: "b" });
+    await gone.session.handle("subscribe", { channel: "a" });
+    gone.session.close();
+    const from = { offset: 20, epoch: EPOCH };
+    const to = { offset: 31, epoch: EPOCH };
+    sessions.gap({ from, to, missed: 10 });
+    expect(one.transport.gaps).toEqual([
+      { channel: "a", from, to, missed: 10 },
+      { channel: "b", from, to, missed: 10 },
+    ]);
+    expect(two.transport.gaps).toEqual([{ channel: "b", from, to, missed: 10 }]);
+    expect(idle.transport.gaps).toEqual([]);
+    expect(gone.transport.gaps).toEqual([]);
   });
 });
