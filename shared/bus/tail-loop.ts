@@ -15,6 +15,7 @@ import type { Envelope } from "../message.ts";
 import { classifyStep, type Position } from "../offsets.ts";
 import { ignoreError } from "../promises.ts";
 import { newestPosition } from "./collection.ts";
+import { DeliveredIds, divergence, isRolledBack } from "./delivered-ids.ts";
 import { type BusDoc, isSentinel, toEnvelope } from "./doc.ts";
 import { isCursorDeath, isResumableTailError } from "./errors.ts";
 
@@ -50,6 +51,9 @@ export interface TailStats {
 
 const COMMAND_OPTIONS = { promoteLongs: false } as const; // cursor ids are 64-bit: keep them exact
 
+/** `_id`s of the last delivered documents kept to find where a rollback started (docs/offsets.md "Rollback"). */
+const REMEMBERED_IDS = 10_000;
+
 export class BusTail {
   readonly #db: Db;
   readonly #options: TailOptions;
@@ -58,6 +62,7 @@ export class BusTail {
   readonly #abort = new AbortController();
   #position: Position | null;
   #cursorId: Long | number = 0;
+  readonly #delivered = new DeliveredIds(REMEMBERED_IDS);
   #running: Promise<void> | undefined;
   readonly #stats: Omit<TailStats, "position" | "cursorId"> = {
     live: false,
@@ -176,7 +181,13 @@ export class BusTail {
     for (const doc of docs) {
       const position = this.#position as Position;
       const step = classifyStep(position, doc);
-      if (step.kind === "duplicate") continue;
+      if (step.kind === "duplicate") {
+        // The re-read of the last delivered offset proves the bus still holds what was delivered.
+        if (doc.offset === position.offset && isRolledBack(this.#delivered, doc)) {
+          await this.#rolledBack(bus, position);
+        }
+        continue;
+      }
       if (step.kind === "gap" && !filling) {
         const skipped = await bus
           .find({ offset: { $gt: position.offset, $lt: doc.offset } }, { sort: { offset: 1 } })
@@ -203,8 +214,35 @@ export class BusTail {
         this.#events.onGap?.({ from: now, to, missed });
       }
       this.#position = { offset: doc.offset, epoch: doc.epoch };
+      this.#delivered.record(this.#position, doc._id);
       if (!isSentinel(doc)) this.#events.onMessage(toEnvelope(doc));
     }
+  }
+
+  /**
+   * The document at our own position is not the one delivered there: a replica-set rollback removed
+   * what was delivered and the new primary gave those offsets to other, acknowledged messages
+   * (docs/offsets.md "Rollback"). Handled like an epoch change: subscribers are told (onGap, from the
+   * last delivered position to where the bus diverged) and the tail delivers the bus's documents from
+   * there, so the acknowledged messages are not dropped as "already delivered".
+   */
+  async #rolledBack(bus: Collection<BusDoc>, position: Position): Promise<void> {
+    const from = this.#delivered.oldest() ?? position.offset;
+    const docs = await bus
+      .find({ offset: { $gte: from, $lte: position.offset } }, { sort: { offset: 1 } })
+      .toArray();
+    const at = divergence(this.#delivered, docs, position);
+    const to = { offset: at, epoch: position.epoch };
+    this.#stats.gaps++;
+    this.#log.warn("bus rolled back: delivered messages were replaced", { from: position, to });
+    this.#events.onGap?.({ from: position, to, missed: null });
+    this.#delivered.forgetFrom(at);
+    this.#position = { offset: at - 1, epoch: position.epoch };
+    await this.#consume(
+      bus,
+      docs.filter((d) => d.offset >= at),
+      true,
+    );
   }
 
   /**
