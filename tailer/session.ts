@@ -10,9 +10,11 @@
  * A subscribe is checked in this order, on both transports:
  *   1. the request is well formed                       invalid_request, invalid_channel
  *   2. the token allows the channel, and the connection
- *      holds fewer subscriptions than the limit         forbidden, invalid_request
+ *      holds (or is subscribing to) fewer channels
+ *      than the limit                                   forbidden, invalid_request
  *   3. the node knows its position on the bus           bus_unavailable (retry)
- *   4. recovery from `since` (recovery.ts), then the join to the live stream.
+ *   4. recovery from `since` (recovery.ts), then the join to the live stream, which re-checks the
+ *      token: a refresh during the replay that no longer allows the channel makes it `forbidden`.
  * Refusals that can never succeed come before the one worth retrying, so a client is never sent
  * elsewhere to retry a subscribe that no node would accept.
  */
@@ -170,13 +172,19 @@ export class SubscriberSession {
   async #subscribe(body: unknown): Promise<SubscribedReply> {
     const { tail, history, limits, log } = this.#deps;
     const { channel, since } = parseSubscribe(body, limits);
-    this.#access.admit(channel);
+    this.#access.admit(channel, this.#subs);
     if (!tail.ready()) throw notReady();
     // A repeated subscribe starts over: leave first, so a replay never doubles the live stream.
     this.#transport.leave(channel);
     const token = Symbol(channel);
     this.#subs.set(channel, token);
-    const current = () => !this.#closed && this.#transport.connected() && this.#subs.get(channel) === token;
+    // A refresh may narrow the token while the replay runs: nothing more is emitted, nor joined, for a
+    // channel the current token no longer allows.
+    const current = () =>
+      !this.#closed &&
+      this.#transport.connected() &&
+      this.#subs.get(channel) === token &&
+      this.#access.allows(channel);
     const target: RecoveryTarget = {
       emit: (envelope) => {
         if (current()) this.#transport.emit(envelope);
@@ -193,18 +201,33 @@ export class SubscriberSession {
       const { offset, epoch } = tail.position();
       return { type: "subscribed", channel, offset, epoch, recovered: true };
     }
-    const { recovered, position } = await replayThenJoin(history, channel, since, tail, target);
-    if (!current()) throw cancelled();
+    let outcome: Awaited<ReturnType<typeof replayThenJoin>>;
+    try {
+      outcome = await replayThenJoin(history, channel, since, tail, target);
+      if (!current()) {
+        this.#access.authorize(channel);
+        throw cancelled();
+      }
+    } catch (err) {
+      // A failed or revoked subscribe holds nothing: it no longer counts toward the limit.
+      if (this.#subs.get(channel) === token) this.#drop(channel);
+      throw err;
+    }
+    const { recovered, position } = outcome;
     if (!recovered) log.info("subscriber could not be fully recovered", { channel, since });
     return { type: "subscribed", channel, offset: position.offset, epoch: position.epoch, recovered };
   }
 
   #unsubscribe(body: unknown): UnsubscribedReply {
     const { channel } = parseUnsubscribe(body, this.#deps.limits);
+    this.#drop(channel);
+    return { type: "unsubscribed", channel };
+  }
+
+  #drop(channel: string): void {
     this.#transport.leave(channel);
     this.#subs.delete(channel);
     this.#access.channels.delete(channel);
-    return { type: "unsubscribed", channel };
   }
 
   async #refresh(body: unknown): Promise<RefreshedReply> {

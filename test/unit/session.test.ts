@@ -234,6 +234,79 @@ describe("subscribe", () => {
     expect(session.channels.size).toBe(0);
   });
 
+  it("subscribes still replaying count toward the limit: back-to-back subscribes cannot exceed it", async () => {
+    const { bus, tail, connect } = setup({}, 2);
+    const { transport, session } = await connect();
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const read = bus.readRange.bind(bus);
+    bus.readRange = async (...args) => {
+      await gate;
+      return read(...args);
+    };
+    const since = { offset: 2, epoch: EPOCH };
+    const pending = ["a", "b", "chat:1", "chat:2", "chat:3"].map((channel) =>
+      session.handle("subscribe", { channel, since }),
+    );
+    release();
+    const codes = (await Promise.all(pending)).map(codeOf);
+    expect(codes).toEqual([
+      "subscribed",
+      "subscribed",
+      "subscribed",
+      ErrorCode.invalidRequest,
+      ErrorCode.invalidRequest,
+    ]);
+    expect(session.channels).toEqual(new Set(["a", "b", "chat:1"]));
+    expect(new Set(transport.joins)).toEqual(new Set(["a", "b", "chat:1"]));
+    tail.deliver(envelope(21, "chat:2"));
+    expect(transport.offsets("chat:2")).toEqual([]);
+  });
+
+  it("a failed subscribe holds no slot", async () => {
+    const { bus, connect } = setup({ maxSubscriptions: 1 }, 2);
+    const { session } = await connect();
+    const read = bus.readRange.bind(bus);
+    bus.readRange = async () => {
+      throw new Error("connection reset by 10.0.0.7");
+    };
+    const since = { offset: 2, epoch: EPOCH };
+    expect(codeOf(await session.handle("subscribe", { channel: "a", since }))).toBe(ErrorCode.internal);
+    bus.readRange = read;
+    expect(codeOf(await session.handle("subscribe", { channel: "b", since }))).toBe("subscribed");
+  });
+
+  it("a refresh that narrows the token during a replay revokes it: forbidden, nothing more emitted, never joined", async () => {
+    const { bus, tail, connect } = setup({}, 2);
+    const { transport, session } = await connect();
+    let refreshed: Promise<unknown> = Promise.resolve();
+    bus.beforeRead = () => {
+      bus.beforeRead = () => {};
+      refreshed = session.handle("refresh", { token: "aliceNarrow" });
+    };
+    const read = bus.readRange.bind(bus);
+    bus.readRange = async (...args) => {
+      const page = await read(...args);
+      await refreshed;
+      return page;
+    };
+    const reply = await session.handle("subscribe", { channel: "b", since: { offset: 2, epoch: EPOCH } });
+    expect(reply).toEqual({
+      type: "error",
+      error: {
+        code: ErrorCode.forbidden,
+        message: 'This token does not allow you to subscribe to channel "b".',
+      },
+    });
+    expect(await refreshed).toMatchObject({ type: "refreshed", revoked: [] });
+    tail.deliver(envelope(21, "b"));
+    expect(transport.offsets("b")).toEqual([]);
+    expect(transport.joins).toEqual([]);
+    expect(session.channels.size).toBe(0);
+  });
+
   it("answers internal_error, never throws, when the bus read fails unexpectedly", async () => {
     const { bus, connect } = setup({}, 2);
     bus.readRange = async () => {
