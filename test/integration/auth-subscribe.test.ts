@@ -15,12 +15,15 @@ const publisher = testKey("pub", ["*"]);
 let ingest: Component;
 let node: Component;
 const sockets: Socket[] = [];
+const MAX_CONNECTIONS = 8;
 
 beforeAll(async () => {
   const env = {
     ...authEnv([publisher]),
     TAILCAST_MAX_SUBSCRIPTIONS: "3",
-    TAILCAST_MAX_CONNECTIONS_PER_IP: "20",
+    // Fewer than the refused handshakes this file makes, and not fewer than the good connections it
+    // opens on this node (8): a refusal that held its slot would turn later answers into rate_limited.
+    TAILCAST_MAX_CONNECTIONS_PER_IP: String(MAX_CONNECTIONS),
   };
   [ingest, node] = await Promise.all([startFunctions({ db, env }), startTailer({ db, env })]);
 });
@@ -79,7 +82,9 @@ describe("subscriber authentication at connect", () => {
       { token: await token({ channels: ["*"] }, { alg: "HS384" }) },
       { token: await token({}) },
     ];
-    for (const auth of cases) expect(await outcome(open(auth))).toBe("unauthorized");
+    // Twice over: more refusals than the address's connection slots, so one that kept its slot shows.
+    expect(cases.length).toBeGreaterThan(MAX_CONNECTIONS / 2);
+    for (const auth of [...cases, ...cases]) expect(await outcome(open(auth))).toBe("unauthorized");
     expect((await fetch(`${node.url}/healthz`)).status).toBe(200);
   });
 
@@ -161,32 +166,55 @@ describe("secure by default and connection limits", () => {
     expect(proc.output().join("\n")).toMatch(/TAILCAST_JWT_SECRET.*TAILCAST_AUTH=off/s);
   });
 
-  it("limits connections per address when configured", async () => {
+  it("limits connections per address across both transports; a refused handshake holds no slot", async () => {
     const limited = await startTailer({
       db,
       env: { ...authEnv([publisher]), TAILCAST_MAX_CONNECTIONS_PER_IP: "2" },
     });
+    const wsSockets: WebSocket[] = [];
     try {
       const t = await token({ channels: ["*"] });
-      const mk = () => {
-        const s = io(limited.url, {
-          transports: ["websocket"],
-          reconnection: false,
-          forceNew: true,
-          auth: { token: t },
-        });
+      const mk = (auth: { token: string } = { token: t }) => {
+        const s = io(limited.url, { transports: ["websocket"], reconnection: false, forceNew: true, auth });
         sockets.push(s);
         return s;
       };
-      const [a, b] = [mk(), mk()];
-      expect(await Promise.all([outcome(a), outcome(b)])).toEqual(["connected", "connected"]);
+      /** A /ws connection's first error code, or "open" once it is admitted (a subscribe answered). */
+      const mkWs = (tok: string = t) =>
+        new Promise<{ ws: WebSocket; result: string }>((resolve) => {
+          const ws = new WebSocket(
+            `${limited.url.replace("http", "ws")}/ws?token=${encodeURIComponent(tok)}`,
+          );
+          wsSockets.push(ws);
+          ws.on("open", () => ws.send(JSON.stringify({ type: "subscribe", id: 1, channel: "x" })));
+          ws.on("message", (d) => {
+            const f = JSON.parse(String(d)) as { type: string; error?: { code: string } };
+            resolve({ ws, result: f.type === "error" ? (f.error?.code ?? "no code") : "open" });
+          });
+        });
+      // Refused handshakes, more than the limit, on both transports: none keeps a slot.
+      for (let i = 0; i < 3; i++) {
+        expect(await outcome(mk({ token: "garbage" }))).toBe("unauthorized");
+        expect((await mkWs("garbage")).result).toBe("unauthorized");
+      }
+      // One slot taken by each transport: the count is shared, so the third connection is refused on both.
+      const a = mk();
+      expect(await outcome(a)).toBe("connected");
+      const b = await mkWs();
+      expect(b.result).toBe("open");
       expect(await outcome(mk())).toBe("rate_limited");
+      expect((await mkWs()).result).toBe("rate_limited");
+      // Closing the Socket.IO connection frees a slot for a /ws one (released when the server sees the
+      // close, which the client cannot observe: retry until admitted).
       a.close();
-      await new Promise<void>((resolve) => {
-        const retry = async () => ((await outcome(mk())) === "connected" ? resolve() : setTimeout(retry, 50));
-        void retry();
-      });
+      for (;;) {
+        const { ws, result } = await mkWs();
+        if (result === "open") break;
+        expect(result).toBe("rate_limited");
+        await new Promise<void>((r) => ws.once("close", () => r()));
+      }
     } finally {
+      for (const ws of wsSockets) ws.terminate();
       await limited.stop();
     }
   });
