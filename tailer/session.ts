@@ -12,8 +12,10 @@
  *   2. the token allows the channel, and the connection
  *      holds (or is subscribing to) fewer channels
  *      than the limit                                   forbidden, invalid_request
- *   3. the node knows its position on the bus           bus_unavailable (retry)
- *   4. recovery from `since` (recovery.ts), then the join to the live stream, which re-checks the
+ *   3. the connection, and the token's subject across
+ *      its connections, are within the subscribe rate   rate_limited (retry after)
+ *   4. the node knows its position on the bus           bus_unavailable (retry)
+ *   5. recovery from `since` (recovery.ts), then the join to the live stream, which re-checks the
  *      token: a refresh during the replay that no longer allows the channel makes it `forbidden`.
  * Refusals that can never succeed come before the one worth retrying, so a client is never sent
  * elsewhere to retry a subscribe that no node would accept.
@@ -37,6 +39,7 @@ import {
   type RequestType,
   refreshToken,
 } from "../shared/protocol/requests.ts";
+import { createRateLimiter, type Rate, type RateLimiter, takeOrThrow } from "../shared/rate-limit.ts";
 import { ConnectionAccess, tokenExpired } from "./access.ts";
 import { notReady, type RecoveryTarget, replayThenJoin, type TailView } from "./recovery.ts";
 
@@ -65,6 +68,8 @@ export interface SessionDeps {
   limits: MessageLimits;
   subscribers: TokenVerifier | "off";
   maxSubscriptions: number;
+  /** Subscribes per connection, and per token subject across its connections on this node. */
+  subscribeRate: Rate;
   /** Refuses a connection (e.g. too many from one address) by throwing; returns its release. */
   admitConnection: (address: string) => () => void;
   log: Logger;
@@ -77,6 +82,8 @@ const cancelled = () =>
 export class SubscriberSessions {
   readonly #deps: SessionDeps;
   readonly #open = new Set<SubscriberSession>();
+  /** Subscribe buckets per token subject, shared by that subject's connections. */
+  readonly #subjects = createRateLimiter();
 
   constructor(deps: SessionDeps) {
     this.#deps = deps;
@@ -108,7 +115,7 @@ export class SubscriberSessions {
       release();
       throw err;
     }
-    const session = new SubscriberSession(this.#deps, transport, access, () => {
+    const session = new SubscriberSession(this.#deps, transport, access, this.#subjects, () => {
       release();
       this.#open.delete(session);
     });
@@ -122,6 +129,9 @@ export class SubscriberSession {
   readonly #transport: SessionTransport;
   readonly #access: ConnectionAccess;
   readonly #onClose: () => void;
+  readonly #subjects: RateLimiter;
+  /** This connection's own subscribe bucket (one key). */
+  readonly #rate = createRateLimiter({ maxKeys: 1 });
   /**
    * Channel → the token of its latest subscribe. A replay emits and joins only while its token is
    * current, so a repeated subscribe or an unsubscribe of the same channel cancels it instead of
@@ -130,10 +140,17 @@ export class SubscriberSession {
   readonly #subs = new Map<string, symbol>();
   #closed = false;
 
-  constructor(deps: SessionDeps, transport: SessionTransport, access: ConnectionAccess, onClose: () => void) {
+  constructor(
+    deps: SessionDeps,
+    transport: SessionTransport,
+    access: ConnectionAccess,
+    subjects: RateLimiter,
+    onClose: () => void,
+  ) {
     this.#deps = deps;
     this.#transport = transport;
     this.#access = access;
+    this.#subjects = subjects;
     this.#onClose = onClose;
   }
 
@@ -173,6 +190,7 @@ export class SubscriberSession {
     const { tail, history, limits, log } = this.#deps;
     const { channel, since } = parseSubscribe(body, limits);
     this.#access.admit(channel, this.#subs);
+    this.#takeSubscribe();
     if (!tail.ready()) throw notReady();
     // A repeated subscribe starts over: leave first, so a replay never doubles the live stream.
     this.#transport.leave(channel);
@@ -216,6 +234,16 @@ export class SubscriberSession {
     const { recovered, position } = outcome;
     if (!recovered) log.info("subscriber could not be fully recovered", { channel, since });
     return { type: "subscribed", channel, offset: position.offset, epoch: position.epoch, recovered };
+  }
+
+  /** Throws `rate_limited` past the subscribe rate of this connection or of its token's subject. */
+  #takeSubscribe(): void {
+    const { subscribeRate } = this.#deps;
+    // The time is read here, not captured by the limiter, so tests can move it with fake timers.
+    const now = Date.now();
+    takeOrThrow(this.#rate, "connection", subscribeRate, now);
+    const { subject } = this;
+    if (subject !== null) takeOrThrow(this.#subjects, subject, subscribeRate, now);
   }
 
   #unsubscribe(body: unknown): UnsubscribedReply {

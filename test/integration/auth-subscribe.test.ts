@@ -220,6 +220,54 @@ describe("secure by default and connection limits", () => {
   });
 });
 
+describe("subscribe rate", () => {
+  it("limits a token subject's subscribes across transports and connections: rate_limited on both", async () => {
+    // One subscribe per 100 s after a burst of 2: nothing refills during the test.
+    const slow = await startTailer({
+      db,
+      env: { ...authEnv([publisher]), TAILCAST_SUBSCRIBE_RATE: "0.01", TAILCAST_SUBSCRIBE_BURST: "2" },
+    });
+    const wsSockets: WebSocket[] = [];
+    try {
+      const sio = io(slow.url, {
+        transports: ["websocket"],
+        reconnection: false,
+        forceNew: true,
+        auth: { token: await token({ channels: ["*"] }) },
+      });
+      sockets.push(sio);
+      expect(await outcome(sio)).toBe("connected");
+      /** A /ws connection that sends one subscribe when open and resolves with the reply frame. */
+      const wsSubscribe = async (sub: string, channel: string) => {
+        const t = await token({ sub, channels: ["*"] });
+        const ws = new WebSocket(`${slow.url.replace("http", "ws")}/ws?token=${encodeURIComponent(t)}`);
+        wsSockets.push(ws);
+        ws.on("open", () => ws.send(JSON.stringify({ type: "subscribe", id: "s1", channel })));
+        return new Promise<{ type: string; id?: unknown; error?: { code: string } }>((resolve) =>
+          ws.once("message", (d) => resolve(JSON.parse(String(d)))),
+        );
+      };
+      expect((await sio.timeout(5000).emitWithAck("subscribe", { channel: "r1" })).ok).toBe(true);
+      expect(await wsSubscribe("alice", "r2")).toMatchObject({ type: "subscribed", id: "s1" });
+      // alice's burst is spent: refused on either transport, on a connection that made no subscribe yet.
+      expect(await sio.timeout(5000).emitWithAck("subscribe", { channel: "r3" })).toEqual({
+        ok: false,
+        error: { code: "rate_limited", message: expect.stringMatching(/retry after \d+ s/) },
+      });
+      expect(await wsSubscribe("alice", "r3")).toMatchObject({
+        type: "error",
+        id: "s1",
+        error: { code: "rate_limited" },
+      });
+      // Another subject has its own rate.
+      expect(await wsSubscribe("bob", "r3")).toMatchObject({ type: "subscribed" });
+    } finally {
+      for (const ws of wsSockets) ws.terminate();
+      await slow.stop();
+    }
+  });
+});
+
 describe("/ws with tokens", () => {
   type Frame = { type: string; id?: unknown; error?: { code: string }; [k: string]: unknown };
   async function openWs(t?: string): Promise<{

@@ -84,11 +84,12 @@ function setup(extra: Partial<SessionDeps> = {}, capacity = 100) {
     limits: defaultMessageLimits,
     subscribers: verifier(TOKENS),
     maxSubscriptions: 3,
+    subscribeRate: { perSecond: 1000, burst: 1000 },
     admitConnection: createConnectionLimit(0),
     log: createLogger("test", { write: () => {} }),
     ...extra,
   });
-  const connect = async (token: string = "alice") => {
+  const connect = async (token: unknown = "alice") => {
     const transport = new FakeTransport(tail);
     const session = await sessions.connect("10.0.0.1", token, transport);
     return { transport, session };
@@ -317,6 +318,48 @@ describe("subscribe", () => {
       type: "error",
       error: { code: ErrorCode.internal, message: "Internal error." },
     });
+  });
+});
+
+describe("subscribe rate", () => {
+  const slow = { subscribeRate: { perSecond: 0.5, burst: 2 } };
+
+  it("limits a token subject across its connections, answering rate_limited with when to retry", async () => {
+    vi.useFakeTimers();
+    const { connect } = setup(slow);
+    const [first, second, other] = [await connect(), await connect(), await connect("bob")];
+    const code = async (s: typeof first, channel: string) =>
+      codeOf(await s.session.handle("subscribe", { channel }));
+    expect(await code(first, "a")).toBe("subscribed");
+    expect(await code(second, "b")).toBe("subscribed");
+    // The subject's burst is spent, though each connection made only one subscribe.
+    expect(await first.session.handle("subscribe", { channel: "chat:1" })).toEqual({
+      type: "error",
+      error: { code: ErrorCode.rateLimited, message: "Rate limit exceeded: retry after 2 s." },
+    });
+    expect(second.transport.joins).toEqual(["b"]);
+    expect(await code(other, "a")).toBe("subscribed");
+    vi.advanceTimersByTime(2000);
+    expect(await code(first, "chat:1")).toBe("subscribed");
+  });
+
+  it("limits each connection, also with auth off (no subject)", async () => {
+    vi.useFakeTimers();
+    const { connect } = setup({ ...slow, subscribers: "off" });
+    const [one, two] = [await connect(), await connect()];
+    for (const channel of ["a", "b"]) {
+      expect(codeOf(await one.session.handle("subscribe", { channel }))).toBe("subscribed");
+    }
+    expect(codeOf(await one.session.handle("subscribe", { channel: "c" }))).toBe(ErrorCode.rateLimited);
+    expect(codeOf(await two.session.handle("subscribe", { channel: "c" }))).toBe("subscribed");
+  });
+
+  it("is checked after the refusals that can never succeed", async () => {
+    const { connect } = setup({ subscribeRate: { perSecond: 0.001, burst: 1 } });
+    const { session } = await connect();
+    expect(codeOf(await session.handle("subscribe", { channel: "a" }))).toBe("subscribed");
+    expect(codeOf(await session.handle("subscribe", { channel: "secret" }))).toBe(ErrorCode.forbidden);
+    expect(codeOf(await session.handle("subscribe", { channel: "b" }))).toBe(ErrorCode.rateLimited);
   });
 });
 
