@@ -82,6 +82,7 @@ export function createIngestRuntime(env: Env = process.env, logger?: Logger): In
       subscribers: jwt && createTokenVerifier(jwt),
       limiter: createRateLimiter(),
       defaultRate: config.publishRate,
+      historyRate: config.historyRate,
     },
     log,
   });

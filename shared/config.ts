@@ -19,6 +19,12 @@ const writeConcern = z
   )
   .transform((s) => (s === "majority" ? ("majority" as const) : Number(s)));
 
+/** Requests per second; may be fractional (0.1 is one every 10 s). */
+const perSecond = z.coerce.number<string>().positive().max(1_000_000);
+
+/** A rate's burst, when not configured: twice the rate, and at least 1. */
+const twice = (rate: number) => Math.max(1, Math.ceil(2 * rate));
+
 const busSchema = z.object({
   MONGODB_URI: z
     .string()
@@ -72,6 +78,8 @@ export interface IngestConfig {
   idempotencyWindowSec: number;
   /** Publishes per second (and burst) for API keys configured without a rate of their own. */
   publishRate: { perSecond: number; burst: number };
+  /** History reads per second (and burst) per subscriber-token subject. */
+  historyRate: { perSecond: number; burst: number };
 }
 
 export interface TailerConfig {
@@ -93,6 +101,8 @@ export interface TailerConfig {
   peerUrls: string[];
   /** 0: no limit. */
   maxConnectionsPerIp: number;
+  /** Subscribes per second (and burst) per connection, and per token subject across its connections. */
+  subscribeRate: { perSecond: number; burst: number };
 }
 
 const logSchema = z.object({
@@ -143,6 +153,8 @@ export function loadIngestConfig(env: Env = process.env): IngestConfig {
       TAILCAST_IDEMPOTENCY_WINDOW_SEC: int(1, 30 * 86400).default(86400),
       TAILCAST_PUBLISH_RATE: int(1, 1_000_000).default(100),
       TAILCAST_PUBLISH_BURST: int(1, 1_000_000).optional(),
+      TAILCAST_HISTORY_RATE: perSecond.default(10),
+      TAILCAST_HISTORY_BURST: int(1, 1_000_000).optional(),
     }),
     env,
   );
@@ -158,6 +170,10 @@ export function loadIngestConfig(env: Env = process.env): IngestConfig {
     publishRate: {
       perSecond: s.TAILCAST_PUBLISH_RATE,
       burst: s.TAILCAST_PUBLISH_BURST ?? 2 * s.TAILCAST_PUBLISH_RATE,
+    },
+    historyRate: {
+      perSecond: s.TAILCAST_HISTORY_RATE,
+      burst: s.TAILCAST_HISTORY_BURST ?? twice(s.TAILCAST_HISTORY_RATE),
     },
   };
 }
@@ -177,6 +193,8 @@ export function loadTailerConfig(env: Env = process.env): TailerConfig {
       TAILCAST_MAX_SUBSCRIPTIONS: int(1, 100_000).default(100),
       TAILCAST_PEER_URLS: list.pipe(z.array(z.url())).default([]),
       TAILCAST_MAX_CONNECTIONS_PER_IP: int(0, 1_000_000).default(0),
+      TAILCAST_SUBSCRIBE_RATE: perSecond.default(10),
+      TAILCAST_SUBSCRIBE_BURST: int(1, 1_000_000).optional(),
     }),
     env,
   );
@@ -197,5 +215,12 @@ export function loadTailerConfig(env: Env = process.env): TailerConfig {
     maxSubscriptions: s.TAILCAST_MAX_SUBSCRIPTIONS,
     peerUrls: s.TAILCAST_PEER_URLS,
     maxConnectionsPerIp: s.TAILCAST_MAX_CONNECTIONS_PER_IP,
+    subscribeRate: {
+      perSecond: s.TAILCAST_SUBSCRIBE_RATE,
+      // A reconnecting client resubscribes every channel it holds at once.
+      burst:
+        s.TAILCAST_SUBSCRIBE_BURST ??
+        Math.max(s.TAILCAST_MAX_SUBSCRIPTIONS, twice(s.TAILCAST_SUBSCRIBE_RATE)),
+    },
   };
 }

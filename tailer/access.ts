@@ -40,15 +40,29 @@ export class ConnectionAccess {
     return this.#subscriber?.sub ?? null;
   }
 
-  /** Throws `forbidden` outside the token's channels, `invalid_request` past the subscription limit. */
-  admit(channel: string): void {
-    if (this.#subscriber) authorizeChannel(this.#subscriber, channel, "subscribe");
-    if (!this.channels.has(channel) && this.channels.size >= this.#options.maxSubscriptions) {
+  /**
+   * Throws `forbidden` outside the token's channels, `invalid_request` past the subscription limit.
+   * `held` is every channel the connection holds or is still subscribing to (a replay in flight), so
+   * subscribes sent back to back cannot all pass the limit before any of them joins.
+   */
+  admit(channel: string, held: { has(channel: string): boolean; readonly size: number }): void {
+    this.authorize(channel);
+    if (!held.has(channel) && held.size >= this.#options.maxSubscriptions) {
       throw new TailcastError(
         ErrorCode.invalidRequest,
         `A connection may hold at most ${this.#options.maxSubscriptions} subscriptions.`,
       );
     }
+  }
+
+  /** Throws `forbidden` unless the current token allows subscribing to `channel`. */
+  authorize(channel: string): void {
+    if (this.#subscriber) authorizeChannel(this.#subscriber, channel, "subscribe");
+  }
+
+  /** Does the current token (the latest refresh) allow `channel`? */
+  allows(channel: string): boolean {
+    return this.#subscriber === null || this.#subscriber.channels.allows(channel);
   }
 
   /**

@@ -83,6 +83,7 @@ export async function startTailerNode(
     limits: config.limits,
     subscribers,
     maxSubscriptions: config.maxSubscriptions,
+    subscribeRate: config.subscribeRate,
     admitConnection: createConnectionLimit(config.maxConnectionsPerIp),
     log,
   });

@@ -10,9 +10,13 @@
  * A subscribe is checked in this order, on both transports:
  *   1. the request is well formed                       invalid_request, invalid_channel
  *   2. the token allows the channel, and the connection
- *      holds fewer subscriptions than the limit         forbidden, invalid_request
- *   3. the node knows its position on the bus           bus_unavailable (retry)
- *   4. recovery from `since` (recovery.ts), then the join to the live stream.
+ *      holds (or is subscribing to) fewer channels
+ *      than the limit                                   forbidden, invalid_request
+ *   3. the connection, and the token's subject across
+ *      its connections, are within the subscribe rate   rate_limited (retry after)
+ *   4. the node knows its position on the bus           bus_unavailable (retry)
+ *   5. recovery from `since` (recovery.ts), then the join to the live stream, which re-checks the
+ *      token: a refresh during the replay that no longer allows the channel makes it `forbidden`.
  * Refusals that can never succeed come before the one worth retrying, so a client is never sent
  * elsewhere to retry a subscribe that no node would accept.
  */
@@ -37,6 +41,7 @@ import {
   type RequestType,
   refreshToken,
 } from "../shared/protocol/requests.ts";
+import { createRateLimiter, type Rate, type RateLimiter, takeOrThrow } from "../shared/rate-limit.ts";
 import { ConnectionAccess, tokenExpired } from "./access.ts";
 import { notReady, type RecoveryTarget, replayThenJoin, type TailView } from "./recovery.ts";
 
@@ -74,6 +79,8 @@ export interface SessionDeps {
   limits: MessageLimits;
   subscribers: TokenVerifier | "off";
   maxSubscriptions: number;
+  /** Subscribes per connection, and per token subject across its connections on this node. */
+  subscribeRate: Rate;
   /** Refuses a connection (e.g. too many from one address) by throwing; returns its release. */
   admitConnection: (address: string) => () => void;
   log: Logger;
@@ -86,6 +93,8 @@ const cancelled = () =>
 export class SubscriberSessions {
   readonly #deps: SessionDeps;
   readonly #open = new Set<SubscriberSession>();
+  /** Subscribe buckets per token subject, shared by that subject's connections. */
+  readonly #subjects = createRateLimiter();
 
   constructor(deps: SessionDeps) {
     this.#deps = deps;
@@ -126,7 +135,7 @@ export class SubscriberSessions {
       release();
       throw err;
     }
-    const session = new SubscriberSession(this.#deps, transport, access, () => {
+    const session = new SubscriberSession(this.#deps, transport, access, this.#subjects, () => {
       release();
       this.#open.delete(session);
     });
@@ -140,6 +149,9 @@ export class SubscriberSession {
   readonly #transport: SessionTransport;
   readonly #access: ConnectionAccess;
   readonly #onClose: () => void;
+  readonly #subjects: RateLimiter;
+  /** This connection's own subscribe bucket (one key). */
+  readonly #rate = createRateLimiter({ maxKeys: 1 });
   /**
    * Channel → the token of its latest subscribe. A replay emits and joins only while its token is
    * current, so a repeated subscribe or an unsubscribe of the same channel cancels it instead of
@@ -148,10 +160,17 @@ export class SubscriberSession {
   readonly #subs = new Map<string, symbol>();
   #closed = false;
 
-  constructor(deps: SessionDeps, transport: SessionTransport, access: ConnectionAccess, onClose: () => void) {
+  constructor(
+    deps: SessionDeps,
+    transport: SessionTransport,
+    access: ConnectionAccess,
+    subjects: RateLimiter,
+    onClose: () => void,
+  ) {
     this.#deps = deps;
     this.#transport = transport;
     this.#access = access;
+    this.#subjects = subjects;
     this.#onClose = onClose;
   }
 
@@ -196,13 +215,20 @@ export class SubscriberSession {
   async #subscribe(body: unknown): Promise<SubscribedReply> {
     const { tail, history, limits, log } = this.#deps;
     const { channel, since } = parseSubscribe(body, limits);
-    this.#access.admit(channel);
+    this.#access.admit(channel, this.#subs);
+    this.#takeSubscribe();
     if (!tail.ready()) throw notReady();
     // A repeated subscribe starts over: leave first, so a replay never doubles the live stream.
     this.#transport.leave(channel);
     const token = Symbol(channel);
     this.#subs.set(channel, token);
-    const current = () => !this.#closed && this.#transport.connected() && this.#subs.get(channel) === token;
+    // A refresh may narrow the token while the replay runs: nothing more is emitted, nor joined, for a
+    // channel the current token no longer allows.
+    const current = () =>
+      !this.#closed &&
+      this.#transport.connected() &&
+      this.#subs.get(channel) === token &&
+      this.#access.allows(channel);
     const target: RecoveryTarget = {
       emit: (envelope) => {
         if (current()) this.#transport.emit(envelope);
@@ -219,18 +245,43 @@ export class SubscriberSession {
       const { offset, epoch } = tail.position();
       return { type: "subscribed", channel, offset, epoch, recovered: true };
     }
-    const { recovered, position } = await replayThenJoin(history, channel, since, tail, target);
-    if (!current()) throw cancelled();
+    let outcome: Awaited<ReturnType<typeof replayThenJoin>>;
+    try {
+      outcome = await replayThenJoin(history, channel, since, tail, target);
+      if (!current()) {
+        this.#access.authorize(channel);
+        throw cancelled();
+      }
+    } catch (err) {
+      // A failed or revoked subscribe holds nothing: it no longer counts toward the limit.
+      if (this.#subs.get(channel) === token) this.#drop(channel);
+      throw err;
+    }
+    const { recovered, position } = outcome;
     if (!recovered) log.info("subscriber could not be fully recovered", { channel, since });
     return { type: "subscribed", channel, offset: position.offset, epoch: position.epoch, recovered };
   }
 
+  /** Throws `rate_limited` past the subscribe rate of this connection or of its token's subject. */
+  #takeSubscribe(): void {
+    const { subscribeRate } = this.#deps;
+    // The time is read here, not captured by the limiter, so tests can move it with fake timers.
+    const now = Date.now();
+    takeOrThrow(this.#rate, "connection", subscribeRate, now);
+    const { subject } = this;
+    if (subject !== null) takeOrThrow(this.#subjects, subject, subscribeRate, now);
+  }
+
   #unsubscribe(body: unknown): UnsubscribedReply {
     const { channel } = parseUnsubscribe(body, this.#deps.limits);
+    this.#drop(channel);
+    return { type: "unsubscribed", channel };
+  }
+
+  #drop(channel: string): void {
     this.#transport.leave(channel);
     this.#subs.delete(channel);
     this.#access.channels.delete(channel);
-    return { type: "unsubscribed", channel };
   }
 
   async #refresh(body: unknown): Promise<RefreshedReply> {

@@ -23,6 +23,8 @@ export interface AuthOptions {
   limiter: RateLimiter;
   /** For keys configured without a rate of their own. */
   defaultRate: Rate;
+  /** History reads with a subscriber token, per token subject (`limiter` holds the buckets). */
+  historyRate: Rate;
 }
 
 export function callerAuth(options: AuthOptions): MiddlewareHandler<IngestEnv> {
@@ -43,6 +45,8 @@ export function callerAuth(options: AuthOptions): MiddlewareHandler<IngestEnv> {
       options.subscribers !== "off"
     ) {
       const subscriber = await options.subscribers.verify(token);
+      // Any end user holds a token: without this, one could hammer the database with history reads.
+      takeOrThrow(options.limiter, `history:${subscriber.sub}`, options.historyRate);
       c.set("publisherId", `jwt:${subscriber.sub}`);
       c.set("caller", { channels: subscriber.channels, action: "subscribe" });
       return next();

@@ -15,12 +15,15 @@ const publisher = testKey("pub", ["*"]);
 let ingest: Component;
 let node: Component;
 const sockets: Socket[] = [];
+const MAX_CONNECTIONS = 8;
 
 beforeAll(async () => {
   const env = {
     ...authEnv([publisher]),
     TAILCAST_MAX_SUBSCRIPTIONS: "3",
-    TAILCAST_MAX_CONNECTIONS_PER_IP: "20",
+    // Fewer than the refused handshakes this file makes, and not fewer than the good connections it
+    // opens on this node (8): a refusal that held its slot would turn later answers into rate_limited.
+    TAILCAST_MAX_CONNECTIONS_PER_IP: String(MAX_CONNECTIONS),
   };
   [ingest, node] = await Promise.all([startFunctions({ db, env }), startTailer({ db, env })]);
 });
@@ -79,7 +82,9 @@ describe("subscriber authentication at connect", () => {
       { token: await token({ channels: ["*"] }, { alg: "HS384" }) },
       { token: await token({}) },
     ];
-    for (const auth of cases) expect(await outcome(open(auth))).toBe("unauthorized");
+    // Twice over: more refusals than the address's connection slots, so one that kept its slot shows.
+    expect(cases.length).toBeGreaterThan(MAX_CONNECTIONS / 2);
+    for (const auth of [...cases, ...cases]) expect(await outcome(open(auth))).toBe("unauthorized");
     expect((await fetch(`${node.url}/healthz`)).status).toBe(200);
   });
 
@@ -107,26 +112,39 @@ describe("subscriber authentication at connect", () => {
   });
 });
 
+/**
+ * Tokens that expire soon, signed up front. Connections in these tests start with a long-lived token
+ * and switch to a short one by `refresh`, so nothing slow (connecting, subscribing, signing) has to fit
+ * before the expiry; a token refreshed a little late is still accepted within the clock tolerance, and
+ * then expires at once.
+ */
+async function expiringSoon(channels: string[], seconds = 3) {
+  const exp = Math.floor(Date.now() / 1000) + seconds;
+  return { exp, short: await token({ channels, exp }), long: await token({ channels }) };
+}
+
 describe("token expiry while connected", () => {
   it("tells and disconnects a client whose token expires; a refreshed one keeps going", async () => {
-    const exp = Math.floor(Date.now() / 1000) + 4;
-    const stale = await connected({ channels: ["live"], exp });
-    const fresh = await connected({ channels: ["live"], exp });
+    const stale = await connected({ channels: ["live"] });
+    const fresh = await connected({ channels: ["live"] });
     for (const s of [stale, fresh])
       expect((await s.timeout(5000).emitWithAck("subscribe", { channel: "live" })).ok).toBe(true);
-
     const wrongSubject = await fresh
       .timeout(5000)
       .emitWithAck("refresh", { token: await token({ sub: "bob", channels: ["live"] }) });
     expect(wrongSubject.error.code).toBe("forbidden");
-    const refreshed = await fresh
-      .timeout(5000)
-      .emitWithAck("refresh", { token: await token({ channels: ["live"] }) });
+
+    const { exp, short, long } = await expiringSoon(["live"]);
+    const told = new Promise<{ code: string }>((resolve) => stale.once("error", resolve));
+    const gone = new Promise<string>((resolve) => stale.once("disconnect", resolve));
+    // Not awaited: a late refresh expires at once, and the ack may never come.
+    stale.emit("refresh", { token: short });
+    // Both refreshes of `fresh` in order (each verification is async): the long one must win.
+    expect(await fresh.timeout(5000).emitWithAck("refresh", { token: short })).toMatchObject({ ok: true });
+    const refreshed = await fresh.timeout(5000).emitWithAck("refresh", { token: long });
     expect(refreshed).toMatchObject({ ok: true, revoked: [] });
     expect(refreshed.expiresAt).toBeGreaterThan(exp * 1000);
 
-    const told = new Promise<{ code: string }>((resolve) => stale.once("error", resolve));
-    const gone = new Promise<string>((resolve) => stale.once("disconnect", resolve));
     expect((await told).code).toBe("token_expired");
     expect(await gone).toBe("io server disconnect");
 
@@ -161,33 +179,104 @@ describe("secure by default and connection limits", () => {
     expect(proc.output().join("\n")).toMatch(/TAILCAST_JWT_SECRET.*TAILCAST_AUTH=off/s);
   });
 
-  it("limits connections per address when configured", async () => {
+  it("limits connections per address across both transports; a refused handshake holds no slot", async () => {
     const limited = await startTailer({
       db,
       env: { ...authEnv([publisher]), TAILCAST_MAX_CONNECTIONS_PER_IP: "2" },
     });
+    const wsSockets: WebSocket[] = [];
     try {
       const t = await token({ channels: ["*"] });
-      const mk = () => {
-        const s = io(limited.url, {
-          transports: ["websocket"],
-          reconnection: false,
-          forceNew: true,
-          auth: { token: t },
-        });
+      const mk = (auth: { token: string } = { token: t }) => {
+        const s = io(limited.url, { transports: ["websocket"], reconnection: false, forceNew: true, auth });
         sockets.push(s);
         return s;
       };
-      const [a, b] = [mk(), mk()];
-      expect(await Promise.all([outcome(a), outcome(b)])).toEqual(["connected", "connected"]);
+      /** A /ws connection's first error code, or "open" once it is admitted (a subscribe answered). */
+      const mkWs = (tok: string = t) =>
+        new Promise<{ ws: WebSocket; result: string }>((resolve) => {
+          const ws = new WebSocket(
+            `${limited.url.replace("http", "ws")}/ws?token=${encodeURIComponent(tok)}`,
+          );
+          wsSockets.push(ws);
+          ws.on("open", () => ws.send(JSON.stringify({ type: "subscribe", id: 1, channel: "x" })));
+          ws.on("message", (d) => {
+            const f = JSON.parse(String(d)) as { type: string; error?: { code: string } };
+            resolve({ ws, result: f.type === "error" ? (f.error?.code ?? "no code") : "open" });
+          });
+        });
+      // Refused handshakes, more than the limit, on both transports: none keeps a slot.
+      for (let i = 0; i < 3; i++) {
+        expect(await outcome(mk({ token: "garbage" }))).toBe("unauthorized");
+        expect((await mkWs("garbage")).result).toBe("unauthorized");
+      }
+      // One slot taken by each transport: the count is shared, so the third connection is refused on both.
+      const a = mk();
+      expect(await outcome(a)).toBe("connected");
+      const b = await mkWs();
+      expect(b.result).toBe("open");
       expect(await outcome(mk())).toBe("rate_limited");
+      expect((await mkWs()).result).toBe("rate_limited");
+      // Closing the Socket.IO connection frees a slot for a /ws one (released when the server sees the
+      // close, which the client cannot observe: retry until admitted).
       a.close();
-      await new Promise<void>((resolve) => {
-        const retry = async () => ((await outcome(mk())) === "connected" ? resolve() : setTimeout(retry, 50));
-        void retry();
-      });
+      for (;;) {
+        const { ws, result } = await mkWs();
+        if (result === "open") break;
+        expect(result).toBe("rate_limited");
+        await new Promise<void>((r) => ws.once("close", () => r()));
+      }
     } finally {
+      for (const ws of wsSockets) ws.terminate();
       await limited.stop();
+    }
+  });
+});
+
+describe("subscribe rate", () => {
+  it("limits a token subject's subscribes across transports and connections: rate_limited on both", async () => {
+    // One subscribe per 100 s after a burst of 2: nothing refills during the test.
+    const slow = await startTailer({
+      db,
+      env: { ...authEnv([publisher]), TAILCAST_SUBSCRIBE_RATE: "0.01", TAILCAST_SUBSCRIBE_BURST: "2" },
+    });
+    const wsSockets: WebSocket[] = [];
+    try {
+      const sio = io(slow.url, {
+        transports: ["websocket"],
+        reconnection: false,
+        forceNew: true,
+        auth: { token: await token({ channels: ["*"] }) },
+      });
+      sockets.push(sio);
+      expect(await outcome(sio)).toBe("connected");
+      /** A /ws connection that sends one subscribe when open and resolves with the reply frame. */
+      const wsSubscribe = async (sub: string, channel: string) => {
+        const t = await token({ sub, channels: ["*"] });
+        const ws = new WebSocket(`${slow.url.replace("http", "ws")}/ws?token=${encodeURIComponent(t)}`);
+        wsSockets.push(ws);
+        ws.on("open", () => ws.send(JSON.stringify({ type: "subscribe", id: "s1", channel })));
+        return new Promise<{ type: string; id?: unknown; error?: { code: string } }>((resolve) =>
+          ws.once("message", (d) => resolve(JSON.parse(String(d)))),
+        );
+      };
+      expect((await sio.timeout(5000).emitWithAck("subscribe", { channel: "r1" })).ok).toBe(true);
+      expect(await wsSubscribe("alice", "r2")).toMatchObject({ type: "subscribed", id: "s1" });
+      // alice's burst is spent: refused on either transport, on a connection that made no subscribe yet.
+      expect(await sio.timeout(5000).emitWithAck("subscribe", { channel: "r3" })).toEqual({
+        ok: false,
+        error: { code: "rate_limited", message: expect.stringMatching(/retry after \d+ s/) },
+      });
+      expect(await wsSubscribe("alice", "r3")).toMatchObject({
+        type: "error",
+        id: "s1",
+        error: { code: "rate_limited" },
+      });
+      // Another subject has its own rate.
+      expect(await wsSubscribe("bob", "r3")).toMatchObject({ type: "subscribed" });
+    } finally {
+      for (const ws of wsSockets) ws.terminate();
+      await slow.stop();
     }
   });
 });
@@ -236,8 +325,7 @@ describe("/ws with tokens", () => {
   });
 
   it("checks channel claims, refreshes, and closes with 1008 when the token expires", async () => {
-    const exp = Math.floor(Date.now() / 1000) + 4;
-    const c = await openWs(await token({ channels: ["ws:*"], exp }));
+    const c = await openWs(await token({ channels: ["ws:*"] }));
     await c.opened;
     c.ws.send(JSON.stringify({ type: "subscribe", id: 1, channel: "ws:a" }));
     expect(await c.next("subscribed")).toMatchObject({ id: 1, channel: "ws:a" });
@@ -247,21 +335,25 @@ describe("/ws with tokens", () => {
       JSON.stringify({ type: "refresh", id: 3, token: await token({ sub: "eve", channels: ["*"] }) }),
     );
     expect((await c.next("error")).error?.code).toBe("forbidden");
-    const told = c.next("error");
-    expect((await told).error?.code).toBe("token_expired");
+    const { short } = await expiringSoon(["ws:*"], 2);
+    c.ws.send(JSON.stringify({ type: "refresh", id: 4, token: short }));
+    expect((await c.next("error")).error?.code).toBe("token_expired");
     expect(await c.closed).toBe(1008);
   });
 
   it("keeps a connection whose token was refreshed in time", async () => {
-    const exp = Math.floor(Date.now() / 1000) + 4;
-    const c = await openWs(await token({ channels: ["ws:*"], exp }));
-    const control = await openWs(await token({ channels: ["ws:*"], exp }));
+    const c = await openWs(await token({ channels: ["ws:*"] }));
+    const control = await openWs(await token({ channels: ["ws:*"] }));
     await Promise.all([c.opened, control.opened]);
     c.ws.send(JSON.stringify({ type: "subscribe", id: 1, channel: "ws:b" }));
     await c.next("subscribed");
-    c.ws.send(JSON.stringify({ type: "refresh", id: 2, token: await token({ channels: ["ws:*"] }) }));
-    expect(await c.next("refreshed")).toMatchObject({ id: 2, revoked: [] });
-    expect(await control.closed).toBe(1008); // the original expiry has passed
+    const { short, long } = await expiringSoon(["ws:*"]);
+    control.ws.send(JSON.stringify({ type: "refresh", id: 1, token: short }));
+    c.ws.send(JSON.stringify({ type: "refresh", id: 2, token: short }));
+    expect(await c.next("refreshed")).toMatchObject({ id: 2 });
+    c.ws.send(JSON.stringify({ type: "refresh", id: 3, token: long }));
+    expect(await c.next("refreshed")).toMatchObject({ id: 3, revoked: [] });
+    expect(await control.closed).toBe(1008); // the short token's expiry has passed
     await publish("ws:b", "still here");
     expect((await c.next("message")).data).toBe("still here");
   });

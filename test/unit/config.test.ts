@@ -57,6 +57,7 @@ describe("defaults from an empty environment", () => {
       corsOrigins: [],
       idempotencyWindowSec: 86400,
       publishRate: { perSecond: 100, burst: 200 },
+      historyRate: { perSecond: 10, burst: 20 },
     });
   });
 
@@ -77,6 +78,8 @@ describe("defaults from an empty environment", () => {
       maxSubscriptions: 100,
       peerUrls: [],
       maxConnectionsPerIp: 0,
+      // The burst lets a reconnecting client resubscribe all it may hold at once.
+      subscribeRate: { perSecond: 10, burst: 100 },
     });
   });
 
@@ -173,6 +176,42 @@ describe("origin lists", () => {
 
   it("parses TAILCAST_ALLOWED_ORIGINS the same way for the tailer", () => {
     expect(loadTailerConfig({ TAILCAST_ALLOWED_ORIGINS: "a, b,,c" }).allowedOrigins).toEqual(["a", "b", "c"]);
+  });
+});
+
+describe("request rates", () => {
+  it("history and subscribe rates may be fractional; bursts default from them", () => {
+    expect(loadIngestConfig({ TAILCAST_HISTORY_RATE: "0.2" }).historyRate).toEqual({
+      perSecond: 0.2,
+      burst: 1,
+    });
+    expect(
+      loadIngestConfig({ TAILCAST_HISTORY_RATE: "50", TAILCAST_HISTORY_BURST: "7" }).historyRate,
+    ).toEqual({
+      perSecond: 50,
+      burst: 7,
+    });
+    expect(loadTailerConfig({ TAILCAST_SUBSCRIBE_RATE: "200" }).subscribeRate).toEqual({
+      perSecond: 200,
+      burst: 400,
+    });
+    expect(
+      loadTailerConfig({ TAILCAST_SUBSCRIBE_RATE: "0.5", TAILCAST_MAX_SUBSCRIPTIONS: "3" }).subscribeRate,
+    ).toEqual({ perSecond: 0.5, burst: 3 });
+    expect(loadTailerConfig({ TAILCAST_SUBSCRIBE_BURST: "5" }).subscribeRate).toEqual({
+      perSecond: 10,
+      burst: 5,
+    });
+  });
+
+  it.each(["0", "-1", "abc", "Infinity", "2000000"])("refuses a rate of %j", (value) => {
+    expectRefused(loadIngestConfig, { TAILCAST_HISTORY_RATE: value }, "TAILCAST_HISTORY_RATE");
+    expectRefused(loadTailerConfig, { TAILCAST_SUBSCRIBE_RATE: value }, "TAILCAST_SUBSCRIBE_RATE");
+  });
+
+  it.each(["0", "1.5"])("refuses a burst of %j", (value) => {
+    expectRefused(loadIngestConfig, { TAILCAST_HISTORY_BURST: value }, "TAILCAST_HISTORY_BURST");
+    expectRefused(loadTailerConfig, { TAILCAST_SUBSCRIBE_BURST: value }, "TAILCAST_SUBSCRIBE_BURST");
   });
 });
 

@@ -7,6 +7,8 @@ import { MongoNetworkError, MongoServerError } from "mongodb";
 import { describe, expect, it } from "vitest";
 import { createIngestApp, type IngestAppDeps } from "../../functions/app.ts";
 import type { IngestEnv } from "../../functions/env.ts";
+import { compilePatterns } from "../../shared/auth/channel-patterns.ts";
+import type { TokenVerifier } from "../../shared/auth/jwt.ts";
 import type { Appended, BusWriter } from "../../shared/bus/append.ts";
 import { ErrorCode, TailcastError } from "../../shared/errors.ts";
 import { createLogger } from "../../shared/log.ts";
@@ -46,6 +48,7 @@ function harness(overrides: Partial<IngestAppDeps> = {}): Harness {
       subscribers: undefined,
       limiter: createRateLimiter(),
       defaultRate: { perSecond: 100, burst: 200 },
+      historyRate: { perSecond: 10, burst: 20 },
     },
     log: createLogger("test", { write: (line) => logs.push(line) }),
     ...overrides,
@@ -396,6 +399,46 @@ describe("GET /v1/channels/{channel}/messages query validation (before touching 
     expect(res.headers.get("retry-after")).toBe("1");
     const err = await expectError(res, 503, "bus_unavailable");
     expect(err.message).not.toContain("10.0.0.3");
+  });
+});
+
+describe("history reads with a subscriber token are rate-limited per token subject", () => {
+  /** Tokens are their subject's name; every subject may read every channel. */
+  const tokens: TokenVerifier = {
+    async verify(token) {
+      if (typeof token !== "string") throw new TailcastError(ErrorCode.unauthorized, "Invalid token.");
+      return { sub: token, channels: compilePatterns(["*"]), expiresAt: Date.now() + 600_000 };
+    },
+  };
+  const noKeys = {
+    ids: [],
+    verify: () => {
+      throw new TailcastError(ErrorCode.unauthorized, "Invalid key.");
+    },
+  };
+
+  it("429 rate_limited with Retry-After past the subject's burst; other subjects are not affected", async () => {
+    let now = 1_000_000;
+    const h = harness({
+      auth: {
+        publishers: noKeys,
+        subscribers: tokens,
+        limiter: createRateLimiter({ clock: () => now }),
+        defaultRate: { perSecond: 100, burst: 200 },
+        historyRate: { perSecond: 0.5, burst: 2 },
+      },
+    });
+    const read = (sub: string) => get(h.app, channelPath("chat"), { authorization: `Bearer ${sub}` });
+    // Allowed reads reach the bus (which fails in unit tests: 500).
+    for (let i = 0; i < 2; i++) expect((await read("alice")).status).toBe(500);
+    const limited = await read("alice");
+    expect(limited.headers.get("retry-after")).toBe("2");
+    await expectError(limited, 429, "rate_limited");
+    expect(h.calls.bus).toBe(2);
+    expect((await read("bob")).status).toBe(500);
+    now += 2000;
+    expect((await read("alice")).status).toBe(500);
+    expect(h.calls.bus).toBe(4);
   });
 });
 

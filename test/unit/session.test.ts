@@ -88,11 +88,12 @@ function setup(extra: Partial<SessionDeps> = {}, capacity = 100) {
     limits: defaultMessageLimits,
     subscribers: verifier(TOKENS),
     maxSubscriptions: 3,
+    subscribeRate: { perSecond: 1000, burst: 1000 },
     admitConnection: createConnectionLimit(0),
     log: createLogger("test", { write: () => {} }),
     ...extra,
   });
-  const connect = async (token: string = "alice") => {
+  const connect = async (token: unknown = "alice") => {
     const transport = new FakeTransport(tail);
     const session = await sessions.connect("10.0.0.1", token, transport);
     return { transport, session };
@@ -238,6 +239,79 @@ describe("subscribe", () => {
     expect(session.channels.size).toBe(0);
   });
 
+  it("subscribes still replaying count toward the limit: back-to-back subscribes cannot exceed it", async () => {
+    const { bus, tail, connect } = setup({}, 2);
+    const { transport, session } = await connect();
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const read = bus.readRange.bind(bus);
+    bus.readRange = async (...args) => {
+      await gate;
+      return read(...args);
+    };
+    const since = { offset: 2, epoch: EPOCH };
+    const pending = ["a", "b", "chat:1", "chat:2", "chat:3"].map((channel) =>
+      session.handle("subscribe", { channel, since }),
+    );
+    release();
+    const codes = (await Promise.all(pending)).map(codeOf);
+    expect(codes).toEqual([
+      "subscribed",
+      "subscribed",
+      "subscribed",
+      ErrorCode.invalidRequest,
+      ErrorCode.invalidRequest,
+    ]);
+    expect(session.channels).toEqual(new Set(["a", "b", "chat:1"]));
+    expect(new Set(transport.joins)).toEqual(new Set(["a", "b", "chat:1"]));
+    tail.deliver(envelope(21, "chat:2"));
+    expect(transport.offsets("chat:2")).toEqual([]);
+  });
+
+  it("a failed subscribe holds no slot", async () => {
+    const { bus, connect } = setup({ maxSubscriptions: 1 }, 2);
+    const { session } = await connect();
+    const read = bus.readRange.bind(bus);
+    bus.readRange = async () => {
+      throw new Error("connection reset by 10.0.0.7");
+    };
+    const since = { offset: 2, epoch: EPOCH };
+    expect(codeOf(await session.handle("subscribe", { channel: "a", since }))).toBe(ErrorCode.internal);
+    bus.readRange = read;
+    expect(codeOf(await session.handle("subscribe", { channel: "b", since }))).toBe("subscribed");
+  });
+
+  it("a refresh that narrows the token during a replay revokes it: forbidden, nothing more emitted, never joined", async () => {
+    const { bus, tail, connect } = setup({}, 2);
+    const { transport, session } = await connect();
+    let refreshed: Promise<unknown> = Promise.resolve();
+    bus.beforeRead = () => {
+      bus.beforeRead = () => {};
+      refreshed = session.handle("refresh", { token: "aliceNarrow" });
+    };
+    const read = bus.readRange.bind(bus);
+    bus.readRange = async (...args) => {
+      const page = await read(...args);
+      await refreshed;
+      return page;
+    };
+    const reply = await session.handle("subscribe", { channel: "b", since: { offset: 2, epoch: EPOCH } });
+    expect(reply).toEqual({
+      type: "error",
+      error: {
+        code: ErrorCode.forbidden,
+        message: 'This token does not allow you to subscribe to channel "b".',
+      },
+    });
+    expect(await refreshed).toMatchObject({ type: "refreshed", revoked: [] });
+    tail.deliver(envelope(21, "b"));
+    expect(transport.offsets("b")).toEqual([]);
+    expect(transport.joins).toEqual([]);
+    expect(session.channels.size).toBe(0);
+  });
+
   it("answers internal_error, never throws, when the bus read fails unexpectedly", async () => {
     const { bus, connect } = setup({}, 2);
     bus.readRange = async () => {
@@ -248,6 +322,48 @@ describe("subscribe", () => {
       type: "error",
       error: { code: ErrorCode.internal, message: "Internal error." },
     });
+  });
+});
+
+describe("subscribe rate", () => {
+  const slow = { subscribeRate: { perSecond: 0.5, burst: 2 } };
+
+  it("limits a token subject across its connections, answering rate_limited with when to retry", async () => {
+    vi.useFakeTimers();
+    const { connect } = setup(slow);
+    const [first, second, other] = [await connect(), await connect(), await connect("bob")];
+    const code = async (s: typeof first, channel: string) =>
+      codeOf(await s.session.handle("subscribe", { channel }));
+    expect(await code(first, "a")).toBe("subscribed");
+    expect(await code(second, "b")).toBe("subscribed");
+    // The subject's burst is spent, though each connection made only one subscribe.
+    expect(await first.session.handle("subscribe", { channel: "chat:1" })).toEqual({
+      type: "error",
+      error: { code: ErrorCode.rateLimited, message: "Rate limit exceeded: retry after 2 s." },
+    });
+    expect(second.transport.joins).toEqual(["b"]);
+    expect(await code(other, "a")).toBe("subscribed");
+    vi.advanceTimersByTime(2000);
+    expect(await code(first, "chat:1")).toBe("subscribed");
+  });
+
+  it("limits each connection, also with auth off (no subject)", async () => {
+    vi.useFakeTimers();
+    const { connect } = setup({ ...slow, subscribers: "off" });
+    const [one, two] = [await connect(), await connect()];
+    for (const channel of ["a", "b"]) {
+      expect(codeOf(await one.session.handle("subscribe", { channel }))).toBe("subscribed");
+    }
+    expect(codeOf(await one.session.handle("subscribe", { channel: "c" }))).toBe(ErrorCode.rateLimited);
+    expect(codeOf(await two.session.handle("subscribe", { channel: "c" }))).toBe("subscribed");
+  });
+
+  it("is checked after the refusals that can never succeed", async () => {
+    const { connect } = setup({ subscribeRate: { perSecond: 0.001, burst: 1 } });
+    const { session } = await connect();
+    expect(codeOf(await session.handle("subscribe", { channel: "a" }))).toBe("subscribed");
+    expect(codeOf(await session.handle("subscribe", { channel: "secret" }))).toBe(ErrorCode.forbidden);
+    expect(codeOf(await session.handle("subscribe", { channel: "b" }))).toBe(ErrorCode.rateLimited);
   });
 });
 
