@@ -17,7 +17,7 @@ import { type Receipt, receiptOf } from "./append.ts";
 import type { BusDoc, MessageDoc } from "./doc.ts";
 import { isDuplicateKey, isNotImplemented } from "./errors.ts";
 
-interface KeyDoc {
+export interface KeyDoc {
   _id: string;
   fp: string;
   state: "pending" | "done";
@@ -26,12 +26,24 @@ interface KeyDoc {
   result?: Receipt;
 }
 
+/**
+ * The store's sense of time, injectable so its timing paths are testable without waiting. `now` is the
+ * time claims are stamped and aged with; `sleep` is the pause between polls of a concurrent owner.
+ */
+export interface IdempotencyClock {
+  now(): Promise<number>;
+  sleep(ms: number): Promise<void>;
+}
+
+export const localClock: IdempotencyClock = { now: async () => Date.now(), sleep };
+
 export interface IdempotencyOptions {
   windowSec: number;
   /** Longer than any append can take, so a live owner is never overtaken. */
   pendingTimeoutMs: number;
   /** How long a retry waits for a concurrent owner before answering 409. */
   waitMs: number;
+  clock?: IdempotencyClock;
 }
 
 export type Claim = { kind: "owner"; key: string; token: string } | { kind: "done"; receipt: Receipt };
@@ -66,18 +78,20 @@ export class IdempotencyStore {
   readonly #keys: Collection<KeyDoc>;
   readonly #bus: Collection<BusDoc>;
   readonly #options: IdempotencyOptions;
+  readonly #clock: IdempotencyClock;
 
   constructor(keys: Collection<KeyDoc>, bus: Collection<BusDoc>, options: IdempotencyOptions) {
     this.#keys = keys;
     this.#bus = bus;
     this.#options = options;
+    this.#clock = options.clock ?? localClock;
   }
 
   async claim(key: string, fp: string): Promise<Claim> {
     const token = randomUUID();
-    const deadline = Date.now() + this.#options.waitMs;
+    const deadline = (await this.#clock.now()) + this.#options.waitMs;
     for (;;) {
-      const now = new Date();
+      const now = new Date(await this.#clock.now());
       try {
         await this.#keys.insertOne({ _id: key, fp, state: "pending", owner: token, at: now });
         return { kind: "owner", key, token };
@@ -107,14 +121,14 @@ export class IdempotencyStore {
         if (await this.#takeOver(doc, token, fp)) return { kind: "owner", key, token };
         continue;
       }
-      if (Date.now() > deadline) {
+      if (now.getTime() > deadline) {
         throw new TailcastError(
           ErrorCode.idempotencyInProgress,
           "A request with this Idempotency-Key is still in progress; retry.",
           { retryAfter: 1 },
         );
       }
-      await sleep(20);
+      await this.#clock.sleep(20);
     }
   }
 
@@ -148,7 +162,10 @@ export class IdempotencyStore {
   async #takeOver(doc: KeyDoc, token: string, fp: string): Promise<boolean> {
     const res = await this.#keys.updateOne(
       { _id: doc._id, owner: doc.owner, at: doc.at },
-      { $set: { fp, state: "pending", owner: token, at: new Date() }, $unset: { result: "" } },
+      {
+        $set: { fp, state: "pending", owner: token, at: new Date(await this.#clock.now()) },
+        $unset: { result: "" },
+      },
     );
     return res.modifiedCount === 1;
   }
