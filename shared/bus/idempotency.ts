@@ -5,7 +5,8 @@
  * One record per scoped key in `<bus>_idempotency`, claimed by inserting it (`_id` is unique, so one
  * claimant wins). The winner appends and records the receipt; the others wait for it. A claim whose
  * owner vanished (crash, lost connection) is taken over after `pendingTimeoutMs`, but only after
- * looking in the bus for a message carrying the key (`ik`), so an append that did land is not repeated.
+ * looking in the bus for a message carrying the key (`ik`) with the same content (fingerprint), so an
+ * append that did land is not repeated and an older message under a reused key is not mistaken for it.
  */
 import { createHash, randomUUID } from "node:crypto";
 import type { Collection, Db } from "mongodb";
@@ -46,14 +47,16 @@ export interface IdempotencyOptions {
   clock?: IdempotencyClock;
 }
 
-export type Claim = { kind: "owner"; key: string; token: string } | { kind: "done"; receipt: Receipt };
+export type Claim =
+  | { kind: "owner"; key: string; token: string; fp: string }
+  | { kind: "done"; receipt: Receipt };
 
 export function scopedKey(publisher: string, key: string): string {
   return `${publisher}\u0000${key}`;
 }
 
 /** Same key, different message: the fingerprint tells them apart. */
-export function fingerprint(m: OutgoingMessage): string {
+export function fingerprint(m: Pick<OutgoingMessage, "channel" | "event" | "data">): string {
   return createHash("sha256").update(`${m.channel}\u0000${m.event}\u0000${m.data}`).digest("base64url");
 }
 
@@ -94,7 +97,7 @@ export class IdempotencyStore {
       const now = new Date(await this.#clock.now());
       try {
         await this.#keys.insertOne({ _id: key, fp, state: "pending", owner: token, at: now });
-        return { kind: "owner", key, token };
+        return { kind: "owner", key, token, fp };
       } catch (err) {
         if (!isDuplicateKey(err)) throw err;
       }
@@ -102,7 +105,7 @@ export class IdempotencyStore {
       if (doc === null) continue; // released meanwhile
       const age = now.getTime() - doc.at.getTime();
       if (age > this.#options.windowSec * 1000) {
-        if (await this.#takeOver(doc, token, fp)) return { kind: "owner", key, token };
+        if (await this.#takeOver(doc, token, fp)) return { kind: "owner", key, token, fp };
         continue;
       }
       if (doc.fp !== fp) {
@@ -113,12 +116,12 @@ export class IdempotencyStore {
       }
       if (doc.state === "done" && doc.result) return { kind: "done", receipt: doc.result };
       if (age > this.#options.pendingTimeoutMs) {
-        const landed = await this.#landed(key);
+        const landed = await this.#landed(key, doc.fp);
         if (landed) {
-          await this.complete({ kind: "owner", key, token: doc.owner }, landed);
+          await this.complete({ kind: "owner", key, token: doc.owner, fp: doc.fp }, landed);
           return { kind: "done", receipt: landed };
         }
-        if (await this.#takeOver(doc, token, fp)) return { kind: "owner", key, token };
+        if (await this.#takeOver(doc, token, fp)) return { kind: "owner", key, token, fp };
         continue;
       }
       if (now.getTime() > deadline) {
@@ -146,7 +149,7 @@ export class IdempotencyStore {
    */
   async abandon(claim: Extract<Claim, { kind: "owner" }>): Promise<void> {
     try {
-      const landed = await this.#landed(claim.key);
+      const landed = await this.#landed(claim.key, claim.fp);
       if (landed) await this.complete(claim, landed);
       else await this.#keys.deleteOne({ _id: claim.key, owner: claim.token });
     } catch {
@@ -154,9 +157,15 @@ export class IdempotencyStore {
     }
   }
 
-  async #landed(key: string): Promise<Receipt | null> {
-    const doc = (await this.#bus.findOne({ ik: key })) as MessageDoc | null;
-    return doc ? receiptOf(doc) : null;
+  /**
+   * The message this claim appended, if it is in the bus: the newest document carrying the key whose
+   * content matches the claim's fingerprint. An older message under the same key (published in an
+   * earlier window, since reused for other content) is not this claim's.
+   */
+  async #landed(key: string, fp: string): Promise<Receipt | null> {
+    const docs = (await this.#bus.find({ ik: key }).toArray()) as MessageDoc[];
+    const mine = docs.filter((d) => fingerprint(d) === fp).sort((a, b) => b.offset - a.offset)[0];
+    return mine ? receiptOf(mine) : null;
   }
 
   async #takeOver(doc: KeyDoc, token: string, fp: string): Promise<boolean> {

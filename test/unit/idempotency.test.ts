@@ -4,12 +4,19 @@
  * expired window, abandon and a completion that comes after a takeover — without I/O or real waiting.
  */
 import { describe, expect, it } from "vitest";
-import { type Claim, type IdempotencyOptions, IdempotencyStore } from "../../shared/bus/idempotency.ts";
+import {
+  type Claim,
+  fingerprint,
+  type IdempotencyOptions,
+  IdempotencyStore,
+} from "../../shared/bus/idempotency.ts";
 import { ErrorCode, TailcastError } from "../../shared/errors.ts";
 import { FakeKeyedBus, FakeKeys, ManualClock } from "../fakes/idempotency.ts";
 
 const KEY = "pub\u0000k1";
-const FP = "fp-1";
+/** The message the tests publish under KEY, as the bus stores it (FakeKeyedBus defaults). */
+const MESSAGE = { channel: "c", event: "message", data: "1" };
+const FP = fingerprint(MESSAGE);
 
 function setup(overrides: Partial<IdempotencyOptions> = {}) {
   const keys = new FakeKeys();
@@ -143,6 +150,23 @@ describe("idempotency store", () => {
     await store().abandon(first);
     keys.before = () => {};
     expect(keys.docs.get(KEY)).toMatchObject({ state: "pending", owner: first.token });
+  });
+
+  it("does not take another message carrying the key for the abandoned claim's (the fingerprint differs)", async () => {
+    const { keys, bus, clock, store, options } = setup({ windowSec: 60, pendingTimeoutMs: 120_000 });
+    // An earlier message under the same key, from a window that is over, is still in the bus.
+    bus.add({ ik: KEY, _id: "old", offset: 1, data: '"earlier message"' });
+    const first = await owned(store().claim(KEY, FP));
+    await store().abandon(first);
+    expect(keys.docs.has(KEY)).toBe(false);
+    const second = await owned(store().claim(KEY, FP));
+    clock.advance(options.pendingTimeoutMs + 1);
+    const third = await owned(store().claim(KEY, FP));
+    expect(third.token).not.toBe(second.token);
+    // The same content did land: that one is the receipt.
+    bus.add({ ik: KEY, _id: "mine", offset: 2 });
+    await store().abandon(third);
+    expect(keys.docs.get(KEY)).toMatchObject({ state: "done", result: receipt("mine", 2) });
   });
 
   it("a completion that comes after a takeover does not overwrite the new owner's claim", async () => {
