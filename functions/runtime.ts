@@ -60,6 +60,8 @@ export function createIngestRuntime(env: Env = process.env, logger?: Logger): In
     writeConcern: { w: config.bus.writeConcern, wtimeoutMS: config.bus.writeTimeoutMs },
     maxDocsPerInsert: 1000,
     maxAttempts: 100,
+    timeoutMs: config.appendTimeoutMs,
+    maxQueuedDocs: config.writerQueueMax,
   });
   const app = createIngestApp({
     bus,

@@ -96,8 +96,16 @@ export async function ensureBus(db: Db, shape: BusShape, log?: Logger): Promise<
  */
 export async function newestPosition(
   bus: Collection<BusDoc>,
+  maxTimeMS?: number,
 ): Promise<{ offset: number; epoch: string; ts: Date } | null> {
-  return bus.findOne({}, { sort: { $natural: -1 }, projection: { _id: 0, offset: 1, epoch: 1, ts: 1 } });
+  return bus.findOne(
+    {},
+    {
+      sort: { $natural: -1 },
+      projection: { _id: 0, offset: 1, epoch: 1, ts: 1 },
+      ...(maxTimeMS === undefined ? {} : { maxTimeMS }),
+    },
+  );
 }
 
 /** The oldest retained document, in natural order for the same reasons as newestPosition. */
