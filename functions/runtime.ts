@@ -11,16 +11,30 @@ import { BusWriter } from "../shared/bus/append.ts";
 import { ensureBus } from "../shared/bus/collection.ts";
 import type { BusDoc } from "../shared/bus/doc.ts";
 import { ensureIdempotencyStore, IdempotencyStore } from "../shared/bus/idempotency.ts";
+import { serverClock } from "../shared/bus/server-clock.ts";
 import { type IngestConfig, loadIngestConfig, loadLogConfig } from "../shared/config.ts";
 import type { Env } from "../shared/env.ts";
 import { cachedUntilFailure } from "../shared/lazy.ts";
 import { createLogger, type Logger } from "../shared/log.ts";
-import { createMongo, type MongoHandle } from "../shared/mongo.ts";
+import {
+  createMongo,
+  type MongoHandle,
+  SERVER_SELECTION_TIMEOUT_MS,
+  WAIT_QUEUE_TIMEOUT_MS,
+} from "../shared/mongo.ts";
 import { withTimeout } from "../shared/promises.ts";
 import { createRateLimiter } from "../shared/rate-limit.ts";
 import { createIngestApp } from "./app.ts";
 
 const READY_TIMEOUT_MS = 1500;
+
+/**
+ * When a claim's owner is presumed gone: past the longest an append can run — the writer's timeout, a
+ * server selection and a wait for a connection (shared/mongo.ts) — with a margin for the network.
+ */
+export function pendingTimeoutMs(appendTimeoutMs: number): number {
+  return appendTimeoutMs + SERVER_SELECTION_TIMEOUT_MS + WAIT_QUEUE_TIMEOUT_MS + 5_000;
+}
 
 export interface IngestRuntime {
   app: ReturnType<typeof createIngestApp>;
@@ -45,14 +59,16 @@ export function createIngestRuntime(env: Env = process.env, logger?: Logger): In
     });
   const mongo = createMongo(config.bus.mongodbUri, config.bus.db, "tailcast-functions");
   const bus = cachedUntilFailure(async () => ensureBus(await mongo.db(), config.bus, log));
+  const clock = serverClock(() => mongo.db());
   const idempotency = cachedUntilFailure(() =>
     Promise.all([mongo.db(), bus()]).then(async ([db, b]) => {
       const keys = await ensureIdempotencyStore(db, config.bus.collection, config.idempotencyWindowSec, log);
       return new IdempotencyStore(keys, b, {
         windowSec: config.idempotencyWindowSec,
-        // Longer than an append can take (server selection + write concern timeout).
-        pendingTimeoutMs: config.bus.writeTimeoutMs + 15_000,
+        pendingTimeoutMs: pendingTimeoutMs(config.appendTimeoutMs),
         waitMs: 10_000,
+        // Claims are stamped and aged on the database's clock: instances' clocks may disagree.
+        clock,
       });
     }),
   );

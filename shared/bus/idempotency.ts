@@ -40,7 +40,10 @@ export const localClock: IdempotencyClock = { now: async () => Date.now(), sleep
 
 export interface IdempotencyOptions {
   windowSec: number;
-  /** Longer than any append can take, so a live owner is never overtaken. */
+  /**
+   * Longer than any append can take (the writer's timeout plus server selection and a margin), so an
+   * owner that is still alive has finished — landed or failed — before its claim is looked at.
+   */
   pendingTimeoutMs: number;
   /** How long a retry waits for a concurrent owner before answering 409. */
   waitMs: number;
@@ -104,7 +107,19 @@ export class IdempotencyStore {
       const doc = await this.#keys.findOne({ _id: key });
       if (doc === null) continue; // released meanwhile
       const age = now.getTime() - doc.at.getTime();
-      if (age > this.#options.windowSec * 1000) {
+      const done = doc.state === "done" && doc.result !== undefined;
+      if (!done && age > this.#options.pendingTimeoutMs) {
+        // The owner's append is over by now, landed or not: appends are bounded well below
+        // pendingTimeoutMs (BusWriter's timeout), and ages are read on the server's clock.
+        const landed = await this.#landed(key, doc.fp);
+        if (landed) {
+          await this.#record(doc, landed);
+          if (doc.fp === fp) return { kind: "done", receipt: landed };
+        } else if (await this.#takeOver(doc, token, fp)) return { kind: "owner", key, token, fp };
+        continue; // another message under the key: the next round refuses it (422) or, expired, takes it
+      }
+      // Only a recorded key expires: a pending one past the window may still be appending.
+      if (done && age > this.#options.windowSec * 1000) {
         if (await this.#takeOver(doc, token, fp)) return { kind: "owner", key, token, fp };
         continue;
       }
@@ -114,16 +129,7 @@ export class IdempotencyStore {
           "This Idempotency-Key was already used for a different message.",
         );
       }
-      if (doc.state === "done" && doc.result) return { kind: "done", receipt: doc.result };
-      if (age > this.#options.pendingTimeoutMs) {
-        const landed = await this.#landed(key, doc.fp);
-        if (landed) {
-          await this.complete({ kind: "owner", key, token: doc.owner, fp: doc.fp }, landed);
-          return { kind: "done", receipt: landed };
-        }
-        if (await this.#takeOver(doc, token, fp)) return { kind: "owner", key, token, fp };
-        continue;
-      }
+      if (done) return { kind: "done", receipt: doc.result as Receipt };
       if (now.getTime() > deadline) {
         throw new TailcastError(
           ErrorCode.idempotencyInProgress,
@@ -135,11 +141,13 @@ export class IdempotencyStore {
     }
   }
 
-  async complete(claim: Extract<Claim, { kind: "owner" }>, receipt: Receipt): Promise<void> {
-    await this.#keys.updateOne(
+  /** Records the receipt; false when the claim is no longer this owner's (taken over after a timeout). */
+  async complete(claim: Extract<Claim, { kind: "owner" }>, receipt: Receipt): Promise<boolean> {
+    const res = await this.#keys.updateOne(
       { _id: claim.key, owner: claim.token },
       { $set: { state: "done", result: receipt } },
     );
+    return res.matchedCount === 1;
   }
 
   /**
@@ -166,6 +174,14 @@ export class IdempotencyStore {
     const docs = (await this.#bus.find({ ik: key }).toArray()) as MessageDoc[];
     const mine = docs.filter((d) => fingerprint(d) === fp).sort((a, b) => b.offset - a.offset)[0];
     return mine ? receiptOf(mine) : null;
+  }
+
+  /** Records what a vanished owner did append, unless someone else changed the claim meanwhile. */
+  async #record(doc: KeyDoc, receipt: Receipt): Promise<void> {
+    await this.#keys.updateOne(
+      { _id: doc._id, owner: doc.owner, at: doc.at },
+      { $set: { state: "done", result: receipt } },
+    );
   }
 
   async #takeOver(doc: KeyDoc, token: string, fp: string): Promise<boolean> {

@@ -169,12 +169,30 @@ describe("idempotency store", () => {
     expect(keys.docs.get(KEY)).toMatchObject({ state: "done", result: receipt("mine", 2) });
   });
 
+  it("never takes over a pending claim because the window is over: only after the pending timeout, and after looking", async () => {
+    // A window shorter than the pending timeout: the owner may still be appending when it ends.
+    const { keys, bus, clock, store, options } = setup({
+      windowSec: 1,
+      pendingTimeoutMs: 30_000,
+      waitMs: 5000,
+    });
+    const first = await owned(store().claim(KEY, FP));
+    clock.advance(options.windowSec * 1000 + 1);
+    const err = await rejection(store().claim(KEY, FP));
+    expect(err.code).toBe(ErrorCode.idempotencyInProgress);
+    expect(keys.docs.get(KEY)).toMatchObject({ owner: first.token, state: "pending" });
+    // The owner's append did land; past the pending timeout the retry finds it instead of appending.
+    bus.add({ ik: KEY, _id: "m5", offset: 5 });
+    clock.advance(options.pendingTimeoutMs);
+    expect(await store().claim(KEY, FP)).toEqual({ kind: "done", receipt: receipt("m5", 5) });
+  });
+
   it("a completion that comes after a takeover does not overwrite the new owner's claim", async () => {
     const { keys, clock, store, options } = setup();
     const first = await owned(store().claim(KEY, FP));
     clock.advance(options.pendingTimeoutMs + 1);
     const second = await owned(store().claim(KEY, FP));
-    await store().complete(first, receipt("late", 9));
+    expect(await store().complete(first, receipt("late", 9))).toBe(false);
     expect(keys.docs.get(KEY)).toMatchObject({ owner: second.token, state: "pending" });
     expect(keys.docs.get(KEY)?.result).toBeUndefined();
     await store().complete(second, receipt("m10", 10));
