@@ -62,10 +62,13 @@ export function createIngestRuntime(env: Env = process.env, logger?: Logger): In
   const clock = serverClock(() => mongo.db());
   const idempotency = cachedUntilFailure(() =>
     Promise.all([mongo.db(), bus()]).then(async ([db, b]) => {
-      const keys = await ensureIdempotencyStore(db, config.bus.collection, config.idempotencyWindowSec, log);
+      const pending = pendingTimeoutMs(config.appendTimeoutMs);
+      // Records live as long as the window, and never less than a claim may stay pending.
+      const ttlSec = Math.max(config.idempotencyWindowSec, Math.ceil(pending / 1000));
+      const keys = await ensureIdempotencyStore(db, config.bus.collection, ttlSec, log);
       return new IdempotencyStore(keys, b, {
         windowSec: config.idempotencyWindowSec,
-        pendingTimeoutMs: pendingTimeoutMs(config.appendTimeoutMs),
+        pendingTimeoutMs: pending,
         waitMs: 10_000,
         // Claims are stamped and aged on the database's clock: instances' clocks may disagree.
         clock,

@@ -16,7 +16,7 @@ import type { Logger } from "../log.ts";
 import type { OutgoingMessage } from "../message.ts";
 import { type Receipt, receiptOf } from "./append.ts";
 import type { BusDoc, MessageDoc } from "./doc.ts";
-import { isDuplicateKey, isNotImplemented } from "./errors.ts";
+import { isDuplicateKey, isIndexOptionsConflict, isNotImplemented } from "./errors.ts";
 
 export interface KeyDoc {
   _id: string;
@@ -63,19 +63,41 @@ export function fingerprint(m: Pick<OutgoingMessage, "channel" | "event" | "data
   return createHash("sha256").update(`${m.channel}\u0000${m.event}\u0000${m.data}`).digest("base64url");
 }
 
+const TTL_INDEX = "at_ttl";
+
+/**
+ * The key collection with a TTL index that deletes records `ttlSec` after their claim. The claim logic
+ * never relies on the deletion (expired records are ignored when read and overwritten on reuse), so a
+ * server without TTL indexes (FerretDB: docs/ferretdb.md) only keeps expired records longer. When the
+ * configured TTL changed since the index was made, the index is changed in place (collMod), or, where
+ * that is refused, dropped and made again: otherwise every start would fail on the options conflict.
+ */
 export async function ensureIdempotencyStore(
   db: Db,
   busName: string,
-  windowSec: number,
+  ttlSec: number,
   log?: Logger,
 ): Promise<Collection<KeyDoc>> {
-  const keys = db.collection<KeyDoc>(`${busName}_idempotency`);
+  const name = `${busName}_idempotency`;
+  const keys = db.collection<KeyDoc>(name);
+  const create = () => keys.createIndex({ at: 1 }, { name: TTL_INDEX, expireAfterSeconds: ttlSec });
   try {
-    await keys.createIndex({ at: 1 }, { name: "at_ttl", expireAfterSeconds: windowSec });
+    await create();
   } catch (err) {
-    if (!isNotImplemented(err)) throw err;
-    // FerretDB has no TTL indexes: expired keys are ignored at read time and overwritten on reuse.
-    log?.warn("TTL indexes not supported by this server; expired idempotency keys are not deleted");
+    if (isNotImplemented(err)) {
+      log?.warn("TTL indexes not supported by this server; expired idempotency keys are not deleted");
+    } else if (isIndexOptionsConflict(err)) {
+      try {
+        await db.command({ collMod: name, index: { name: TTL_INDEX, expireAfterSeconds: ttlSec } });
+      } catch (modErr) {
+        log?.warn("collMod refused; re-creating the idempotency TTL index", { error: String(modErr) });
+        await keys.dropIndex(TTL_INDEX);
+        await create();
+      }
+      log?.info("idempotency TTL changed", { ttlSec });
+    } else {
+      throw err;
+    }
   }
   return keys;
 }
