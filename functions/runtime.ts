@@ -8,7 +8,7 @@ import { createTokenVerifier } from "../shared/auth/jwt.ts";
 import { loadJwtConfig } from "../shared/auth/jwt-config.ts";
 import { AUTH_OFF_WARNING, requirePublisherAuth } from "../shared/auth/mode.ts";
 import { BusWriter } from "../shared/bus/append.ts";
-import { ensureBus } from "../shared/bus/collection.ts";
+import { busState, ensureBus } from "../shared/bus/collection.ts";
 import type { BusDoc } from "../shared/bus/doc.ts";
 import { ensureIdempotencyStore, IdempotencyStore } from "../shared/bus/idempotency.ts";
 import { serverClock } from "../shared/bus/server-clock.ts";
@@ -81,6 +81,7 @@ export function createIngestRuntime(env: Env = process.env, logger?: Logger): In
     maxAttempts: 100,
     timeoutMs: config.appendTimeoutMs,
     maxQueuedDocs: config.writerQueueMax,
+    resetBus: () => bus.reset(),
   });
   const app = createIngestApp({
     bus,
@@ -90,8 +91,15 @@ export function createIngestRuntime(env: Env = process.env, logger?: Logger): In
     ready: () =>
       withTimeout(
         (async () => {
-          await (await mongo.db()).command({ ping: 1 });
+          const db = await mongo.db();
           await bus();
+          // The setup is cached: look whether the bus is still there. A dropped or replaced bus is
+          // not ready; forgetting the setup makes the next use set it up again (or refuse it).
+          const state = await busState(db, config.bus.collection);
+          if (state !== "capped") {
+            bus.reset();
+            throw new Error(`the bus is ${state === "missing" ? "missing" : "not capped"}`);
+          }
         })(),
         READY_TIMEOUT_MS,
       ),

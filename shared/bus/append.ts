@@ -53,6 +53,8 @@ export interface AppendOptions {
   maxQueuedDocs: number;
   /** Monotonic milliseconds (performance.now by default); injectable for tests. */
   now?: () => number;
+  /** Forgets the bus setup, so the next `bus()` sets the bus up again (it was dropped or emptied). */
+  resetBus?: () => void;
 }
 
 /** A message for the bus, with its scoped idempotency key if it has one. */
@@ -142,7 +144,8 @@ export class BusWriter {
     const written: MessageDoc[] = [];
     let failure: unknown;
     try {
-      const bus = await this.#bus();
+      let bus = await this.#bus();
+      let setUpAgain = false;
       // The newest offset this writer itself just committed: the next chunk can follow it unread.
       let head: Position | null = null;
       for (let lost = 0; written.length < messages.length; ) {
@@ -156,6 +159,13 @@ export class BusWriter {
           );
         }
         head ??= await newestPosition(bus, this.#remaining(group));
+        if (head === null && !setUpAgain && this.#options.resetBus) {
+          // The bus was dropped or emptied since it was set up: set it up again (a new epoch) and go on.
+          this.#options.resetBus();
+          bus = await this.#bus();
+          setUpAgain = true;
+          continue;
+        }
         if (head === null) {
           throw new TailcastError(
             ErrorCode.busUnavailable,

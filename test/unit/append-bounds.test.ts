@@ -22,8 +22,8 @@ class GatedBus {
 
   async findOne(_filter: unknown, options: Record<string, unknown>) {
     this.reads.push(options);
-    const last = this.docs.at(-1) as MessageDoc;
-    return { offset: last.offset, epoch: last.epoch, ts: last.ts };
+    const last = this.docs.at(-1);
+    return last ? { offset: last.offset, epoch: last.epoch, ts: last.ts } : null;
   }
 
   async insertMany(docs: MessageDoc[], options: Record<string, unknown>) {
@@ -115,5 +115,31 @@ describe("bus writer bounds", () => {
     const w2 = writer(bus, clock, { timeoutMs: 60_000 });
     await w2.append([item(2)]);
     expect(bus.inserts[1]?.options).toMatchObject({ maxTimeMS: 60_000, writeConcern: { wtimeoutMS: 5000 } });
+  });
+
+  it("sets a dropped bus up again once, then appends in the new epoch", async () => {
+    const dropped = new GatedBus();
+    dropped.release();
+    dropped.docs = [];
+    const fresh = new GatedBus();
+    fresh.release();
+    fresh.docs[0] = { ...(fresh.docs[0] as MessageDoc), epoch: "e2" };
+    let current = dropped;
+    let resets = 0;
+    const w = new BusWriter(async () => current as unknown as Collection<BusDoc>, {
+      writeConcern: { w: 1 },
+      maxDocsPerInsert: 10,
+      maxAttempts: 10,
+      timeoutMs: 1000,
+      maxQueuedDocs: 10,
+      resetBus: () => {
+        resets++;
+        current = fresh;
+      },
+    });
+    const [appended] = await w.append([item(1)]);
+    expect(appended).toMatchObject({ offset: 1, epoch: "e2" });
+    expect(resets).toBe(1);
+    expect(dropped.inserts).toHaveLength(0);
   });
 });
