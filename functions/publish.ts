@@ -4,6 +4,7 @@
  */
 import { type AppendItem, type BusWriter, type Receipt, receiptOf } from "../shared/bus/append.ts";
 import { type Claim, fingerprint, type IdempotencyStore, scopedKey } from "../shared/bus/idempotency.ts";
+import { ErrorCode, TailcastError } from "../shared/errors.ts";
 import type { OutgoingMessage } from "../shared/message.ts";
 
 export interface PublishDeps {
@@ -59,7 +60,7 @@ export async function publishMessages(
   }
   const receipts: Receipt[] = [];
   const replayed: boolean[] = [];
-  const completions: Promise<void>[] = [];
+  const completions: Promise<boolean>[] = [];
   let next = 0;
   for (const claim of claims) {
     if (claim?.kind === "done") {
@@ -73,7 +74,16 @@ export async function publishMessages(
     replayed.push(false);
   }
   // The message is in the bus either way; a failed completion is resolved by the next retry (it finds `ik`).
-  await Promise.allSettled(completions);
+  const recorded = await Promise.allSettled(completions);
+  if (recorded.some((r) => r.status === "fulfilled" && !r.value)) {
+    // A retry took the claim over: this append outlived the time appends are bounded to. Its receipt
+    // may not be the one the key records, so it is not given out; a retry with the key gets that one.
+    throw new TailcastError(
+      ErrorCode.busUnavailable,
+      "This request's Idempotency-Key was taken over by a retry while it was being written; retry with the same key.",
+      { retryAfter: 1 },
+    );
+  }
   return { receipts, replayed };
 }
 

@@ -8,19 +8,33 @@ import { createTokenVerifier } from "../shared/auth/jwt.ts";
 import { loadJwtConfig } from "../shared/auth/jwt-config.ts";
 import { AUTH_OFF_WARNING, requirePublisherAuth } from "../shared/auth/mode.ts";
 import { BusWriter } from "../shared/bus/append.ts";
-import { ensureBus } from "../shared/bus/collection.ts";
+import { busState, ensureBus } from "../shared/bus/collection.ts";
 import type { BusDoc } from "../shared/bus/doc.ts";
 import { ensureIdempotencyStore, IdempotencyStore } from "../shared/bus/idempotency.ts";
+import { serverClock } from "../shared/bus/server-clock.ts";
 import { type IngestConfig, loadIngestConfig, loadLogConfig } from "../shared/config.ts";
 import type { Env } from "../shared/env.ts";
 import { cachedUntilFailure } from "../shared/lazy.ts";
 import { createLogger, type Logger } from "../shared/log.ts";
-import { createMongo, type MongoHandle } from "../shared/mongo.ts";
+import {
+  createMongo,
+  type MongoHandle,
+  SERVER_SELECTION_TIMEOUT_MS,
+  WAIT_QUEUE_TIMEOUT_MS,
+} from "../shared/mongo.ts";
 import { withTimeout } from "../shared/promises.ts";
 import { createRateLimiter } from "../shared/rate-limit.ts";
 import { createIngestApp } from "./app.ts";
 
 const READY_TIMEOUT_MS = 1500;
+
+/**
+ * When a claim's owner is presumed gone: past the longest an append can run — the writer's timeout, a
+ * server selection and a wait for a connection (shared/mongo.ts) — with a margin for the network.
+ */
+export function pendingTimeoutMs(appendTimeoutMs: number): number {
+  return appendTimeoutMs + SERVER_SELECTION_TIMEOUT_MS + WAIT_QUEUE_TIMEOUT_MS + 5_000;
+}
 
 export interface IngestRuntime {
   app: ReturnType<typeof createIngestApp>;
@@ -45,14 +59,19 @@ export function createIngestRuntime(env: Env = process.env, logger?: Logger): In
     });
   const mongo = createMongo(config.bus.mongodbUri, config.bus.db, "tailcast-functions");
   const bus = cachedUntilFailure(async () => ensureBus(await mongo.db(), config.bus, log));
+  const clock = serverClock(() => mongo.db());
   const idempotency = cachedUntilFailure(() =>
     Promise.all([mongo.db(), bus()]).then(async ([db, b]) => {
-      const keys = await ensureIdempotencyStore(db, config.bus.collection, config.idempotencyWindowSec, log);
+      const pending = pendingTimeoutMs(config.appendTimeoutMs);
+      // Records live as long as the window, and never less than a claim may stay pending.
+      const ttlSec = Math.max(config.idempotencyWindowSec, Math.ceil(pending / 1000));
+      const keys = await ensureIdempotencyStore(db, config.bus.collection, ttlSec, log);
       return new IdempotencyStore(keys, b, {
         windowSec: config.idempotencyWindowSec,
-        // Longer than an append can take (server selection + write concern timeout).
-        pendingTimeoutMs: config.bus.writeTimeoutMs + 15_000,
+        pendingTimeoutMs: pending,
         waitMs: 10_000,
+        // Claims are stamped and aged on the database's clock: instances' clocks may disagree.
+        clock,
       });
     }),
   );
@@ -60,6 +79,9 @@ export function createIngestRuntime(env: Env = process.env, logger?: Logger): In
     writeConcern: { w: config.bus.writeConcern, wtimeoutMS: config.bus.writeTimeoutMs },
     maxDocsPerInsert: 1000,
     maxAttempts: 100,
+    timeoutMs: config.appendTimeoutMs,
+    maxQueuedDocs: config.writerQueueMax,
+    resetBus: () => bus.reset(),
   });
   const app = createIngestApp({
     bus,
@@ -69,8 +91,15 @@ export function createIngestRuntime(env: Env = process.env, logger?: Logger): In
     ready: () =>
       withTimeout(
         (async () => {
-          await (await mongo.db()).command({ ping: 1 });
+          const db = await mongo.db();
           await bus();
+          // The setup is cached: look whether the bus is still there. A dropped or replaced bus is
+          // not ready; forgetting the setup makes the next use set it up again (or refuse it).
+          const state = await busState(db, config.bus.collection);
+          if (state !== "capped") {
+            bus.reset();
+            throw new Error(`the bus is ${state === "missing" ? "missing" : "not capped"}`);
+          }
         })(),
         READY_TIMEOUT_MS,
       ),

@@ -76,6 +76,10 @@ export interface IngestConfig {
   corsOrigins: string[];
   /** How long an Idempotency-Key is remembered (G7). */
   idempotencyWindowSec: number;
+  /** Longest time a publish may spend in the writer, queue included (shared/bus/append.ts). */
+  appendTimeoutMs: number;
+  /** Messages waiting for the writer beyond which a publish is refused with 503. */
+  writerQueueMax: number;
   /** Publishes per second (and burst) for API keys configured without a rate of their own. */
   publishRate: { perSecond: number; burst: number };
   /** History reads per second (and burst) per subscriber-token subject. */
@@ -151,6 +155,8 @@ export function loadIngestConfig(env: Env = process.env): IngestConfig {
       PORT: int(0, 65535).default(8080),
       TAILCAST_CORS_ORIGINS: list.default([]),
       TAILCAST_IDEMPOTENCY_WINDOW_SEC: int(1, 30 * 86400).default(86400),
+      TAILCAST_APPEND_TIMEOUT_MS: int(100, 600_000).default(10_000),
+      TAILCAST_WRITER_QUEUE_MAX: int(1, 10_000_000).default(10_000),
       TAILCAST_PUBLISH_RATE: int(1, 1_000_000).default(100),
       TAILCAST_PUBLISH_BURST: int(1, 1_000_000).optional(),
       TAILCAST_HISTORY_RATE: perSecond.default(10),
@@ -167,6 +173,8 @@ export function loadIngestConfig(env: Env = process.env): IngestConfig {
     maxBodyBytes,
     corsOrigins: s.TAILCAST_CORS_ORIGINS,
     idempotencyWindowSec: s.TAILCAST_IDEMPOTENCY_WINDOW_SEC,
+    appendTimeoutMs: s.TAILCAST_APPEND_TIMEOUT_MS,
+    writerQueueMax: s.TAILCAST_WRITER_QUEUE_MAX,
     publishRate: {
       perSecond: s.TAILCAST_PUBLISH_RATE,
       burst: s.TAILCAST_PUBLISH_BURST ?? 2 * s.TAILCAST_PUBLISH_RATE,

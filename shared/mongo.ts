@@ -10,12 +10,24 @@ export interface MongoHandle {
   close(): Promise<void>;
 }
 
+/**
+ * How long an operation may wait to pick a server, and then for a free connection: with the writer's
+ * own timeout (shared/bus/append.ts) these bound how long an append can take end to end.
+ */
+export const SERVER_SELECTION_TIMEOUT_MS = 5000;
+export const WAIT_QUEUE_TIMEOUT_MS = 5000;
+
 export function createMongo(uri: string, dbName: string, appName: string): MongoHandle {
   let client: MongoClient | undefined;
   let connecting: Promise<MongoClient> | undefined;
   const connect = () => {
     connecting ??= (async () => {
-      const c = new MongoClient(uri, { appName, serverSelectionTimeoutMS: 5000, connectTimeoutMS: 5000 });
+      const c = new MongoClient(uri, {
+        appName,
+        serverSelectionTimeoutMS: SERVER_SELECTION_TIMEOUT_MS,
+        waitQueueTimeoutMS: WAIT_QUEUE_TIMEOUT_MS,
+        connectTimeoutMS: 5000,
+      });
       try {
         await c.connect();
         client = c;

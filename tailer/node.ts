@@ -16,6 +16,7 @@ import { createHttpServer } from "../shared/http-server.ts";
 import { cachedUntilFailure } from "../shared/lazy.ts";
 import type { Logger } from "../shared/log.ts";
 import { createMongo } from "../shared/mongo.ts";
+import { ignoreError, withTimeout } from "../shared/promises.ts";
 import { createConnectionLimit } from "./connection-limit.ts";
 import { demoRoutes } from "./demo.ts";
 import { CompositeFanout, SocketIoFanout } from "./fanout.ts";
@@ -33,6 +34,12 @@ export interface TailerNode {
 
 /** Largest request a client may send, on either transport. */
 const MAX_PAYLOAD_BYTES = 64 * 1024;
+
+/**
+ * How long stop() waits for the tail to end by itself. A query that ignores the abort signal (a database
+ * that stopped answering) must not keep clients from being told; closing the database client ends it.
+ */
+const STOP_TAIL_MS = 1500;
 
 const notLive = () =>
   new TailcastError(ErrorCode.busUnavailable, "This node has no live cursor on the bus.", { retryAfter: 1 });
@@ -61,8 +68,10 @@ export async function startTailerNode(
 
   const app = new Hono();
   app.get("/healthz", (c) => c.json({ ok: true, node: config.nodeId }));
+  // Not ready from the moment stop() begins, so the load balancer sends nobody new while it runs.
+  let stopping = false;
   app.get("/readyz", (c) =>
-    live.live()
+    !stopping && live.live()
       ? c.json({ ok: true, node: config.nodeId })
       : c.json(errorBody(notLive()), 503, { "Retry-After": "1" }),
   );
@@ -116,11 +125,14 @@ export async function startTailerNode(
     port,
     fatal: started.then(() => new Promise<never>(() => {})),
     stop: async () => {
-      await live.stop();
+      stopping = true;
+      await withTimeout(live.stop(), STOP_TAIL_MS).catch((err: unknown) =>
+        log.warn("the tail did not stop in time; closing the database client", { err }),
+      );
       await ws.close();
       io.close();
       await new Promise<void>((resolve) => http.close(() => resolve()));
-      await mongo.close();
+      await withTimeout(mongo.close(), STOP_TAIL_MS).catch(ignoreError); // exiting: nothing waits on it
     },
   };
 }

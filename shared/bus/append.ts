@@ -43,6 +43,18 @@ export interface AppendOptions {
   maxDocsPerInsert: number;
   /** Rounds of read-then-insert lost to other writers before giving up with 503. */
   maxAttempts: number;
+  /**
+   * Longest time from `append` to the end of its last database operation: time left is sent as each
+   * operation's `maxTimeMS` (and caps the write concern's `wtimeout`), and nothing is sent once it is
+   * gone. Idempotency's takeover relies on this bound (shared/bus/idempotency.ts).
+   */
+  timeoutMs: number;
+  /** Messages waiting for the writer beyond which `append` is refused at once with 503 + Retry-After. */
+  maxQueuedDocs: number;
+  /** Monotonic milliseconds (performance.now by default); injectable for tests. */
+  now?: () => number;
+  /** Forgets the bus setup, so the next `bus()` sets the bus up again (it was dropped or emptied). */
+  resetBus?: () => void;
 }
 
 /** A message for the bus, with its scoped idempotency key if it has one. */
@@ -57,6 +69,7 @@ const INSERT_CHUNK = 100;
 
 interface Pending {
   messages: AppendItem[];
+  deadline: number;
   resolve: (r: Appended[]) => void;
   reject: (e: unknown) => void;
 }
@@ -65,6 +78,7 @@ export class BusWriter {
   readonly #bus: () => Promise<Collection<BusDoc>>;
   readonly #options: AppendOptions;
   #queue: Pending[] = [];
+  #queuedDocs = 0;
   #draining = false;
 
   constructor(bus: () => Promise<Collection<BusDoc>>, options: AppendOptions) {
@@ -74,8 +88,15 @@ export class BusWriter {
 
   /** Resolves once every message is in the bus with the configured write concern (G6). */
   append(messages: AppendItem[]): Promise<Appended[]> {
+    if (this.#queuedDocs + messages.length > this.#options.maxQueuedDocs) {
+      return Promise.reject(
+        new TailcastError(ErrorCode.busUnavailable, "The writer is overloaded; retry.", { retryAfter: 1 }),
+      );
+    }
+    const deadline = this.#now() + this.#options.timeoutMs;
+    this.#queuedDocs += messages.length;
     return new Promise((resolve, reject) => {
-      this.#queue.push({ messages, resolve, reject });
+      this.#queue.push({ messages, deadline, resolve, reject });
       if (!this.#draining) void this.#drain();
     });
   }
@@ -89,9 +110,14 @@ export class BusWriter {
         while (this.#queue.length > 0) {
           const next = this.#queue[0] as Pending;
           if (group.length > 0 && docs + next.messages.length > this.#options.maxDocsPerInsert) break;
+          this.#queue.shift();
+          this.#queuedDocs -= next.messages.length;
+          if (next.deadline <= this.#now()) {
+            next.reject(timedOut(this.#options.timeoutMs));
+            continue;
+          }
           group.push(next);
           docs += next.messages.length;
-          this.#queue.shift();
         }
         await this.#write(group);
       }
@@ -100,13 +126,26 @@ export class BusWriter {
     }
   }
 
+  #now(): number {
+    return this.#options.now?.() ?? performance.now();
+  }
+
+  /** Milliseconds the group may still spend on one operation; throws once none are left. */
+  #remaining(group: Pending[]): number {
+    const left = Math.min(...group.map((p) => p.deadline)) - this.#now();
+    if (left <= 0) throw timedOut(this.#options.timeoutMs);
+    return Math.ceil(left);
+  }
+
   async #write(group: Pending[]): Promise<void> {
+    if (group.length === 0) return;
     const messages = group.flatMap((p) => p.messages);
     const ids = messages.map(() => randomUUID());
     const written: MessageDoc[] = [];
     let failure: unknown;
     try {
-      const bus = await this.#bus();
+      let bus = await this.#bus();
+      let setUpAgain = false;
       // The newest offset this writer itself just committed: the next chunk can follow it unread.
       let head: Position | null = null;
       for (let lost = 0; written.length < messages.length; ) {
@@ -119,7 +158,14 @@ export class BusWriter {
             },
           );
         }
-        head ??= await newestPosition(bus);
+        head ??= await newestPosition(bus, this.#remaining(group));
+        if (head === null && !setUpAgain && this.#options.resetBus) {
+          // The bus was dropped or emptied since it was set up: set it up again (a new epoch) and go on.
+          this.#options.resetBus();
+          bus = await this.#bus();
+          setUpAgain = true;
+          continue;
+        }
         if (head === null) {
           throw new TailcastError(
             ErrorCode.busUnavailable,
@@ -144,7 +190,16 @@ export class BusWriter {
           ...(m.ik === undefined ? {} : { ik: m.ik }),
         }));
         try {
-          await bus.insertMany(docs, { ordered: true, writeConcern: this.#options.writeConcern });
+          const maxTimeMS = this.#remaining(group);
+          const { wtimeoutMS } = this.#options.writeConcern;
+          await bus.insertMany(docs, {
+            ordered: true,
+            maxTimeMS,
+            writeConcern: {
+              ...this.#options.writeConcern,
+              wtimeoutMS: Math.min(wtimeoutMS ?? maxTimeMS, maxTimeMS),
+            },
+          });
           written.push(...docs);
           head = { offset: (docs.at(-1) as MessageDoc).offset, epoch };
         } catch (err) {
@@ -177,4 +232,14 @@ export class BusWriter {
       at = end;
     }
   }
+}
+
+function timedOut(ms: number): TailcastError {
+  return new TailcastError(
+    ErrorCode.busUnavailable,
+    `The message could not be written within ${ms} ms; retry.`,
+    {
+      retryAfter: 1,
+    },
+  );
 }

@@ -7,7 +7,7 @@ import type { Collection, CreateIndexesOptions, Db, IndexSpecification } from "m
 import { ErrorCode, TailcastError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { BusDoc, SentinelDoc } from "./doc.ts";
-import { isDuplicateKey, isNamespaceExists } from "./errors.ts";
+import { isDuplicateKey, isNamespaceExists, isNotImplemented } from "./errors.ts";
 
 export interface BusShape {
   collection: string;
@@ -28,6 +28,13 @@ async function collectionOptions(db: Db, name: string): Promise<Record<string, u
   const [info] = await db.listCollections({ name }, { nameOnly: false }).toArray();
   if (!info) return null;
   return ("options" in info ? info.options : {}) ?? {};
+}
+
+/** Whether the bus is there as set up: a check cheap enough for every readiness probe. */
+export async function busState(db: Db, collection: string): Promise<"capped" | "missing" | "not_capped"> {
+  const options = await collectionOptions(db, collection);
+  if (options === null) return "missing";
+  return options.capped === true ? "capped" : "not_capped";
 }
 
 export async function ensureBus(db: Db, shape: BusShape, log?: Logger): Promise<Collection<BusDoc>> {
@@ -96,13 +103,35 @@ export async function ensureBus(db: Db, shape: BusShape, log?: Logger): Promise<
  */
 export async function newestPosition(
   bus: Collection<BusDoc>,
+  maxTimeMS?: number,
 ): Promise<{ offset: number; epoch: string; ts: Date } | null> {
-  return bus.findOne({}, { sort: { $natural: -1 }, projection: { _id: 0, offset: 1, epoch: 1, ts: 1 } });
+  return bus
+    .findOne(
+      {},
+      {
+        sort: { $natural: -1 },
+        projection: { _id: 0, offset: 1, epoch: 1, ts: 1 },
+        ...(maxTimeMS === undefined ? {} : { maxTimeMS }),
+      },
+    )
+    .catch(noCappedBus);
 }
 
 /** The oldest retained document, in natural order for the same reasons as newestPosition. */
 export async function oldestPosition(
   bus: Collection<BusDoc>,
 ): Promise<{ offset: number; epoch: string } | null> {
-  return bus.findOne({}, { sort: { $natural: 1 }, projection: { _id: 0, offset: 1, epoch: 1 } });
+  return bus
+    .findOne({}, { sort: { $natural: 1 }, projection: { _id: 0, offset: 1, epoch: 1 } })
+    .catch(noCappedBus);
+}
+
+/**
+ * FerretDB answers NotImplemented to a `$natural` sort on a collection that is not capped — also one
+ * that does not exist, where MongoDB answers with nothing (docs/ferretdb.md). Either way there is no
+ * bus to read: the same answer as MongoDB's for a dropped bus.
+ */
+function noCappedBus(err: unknown): null {
+  if (isNotImplemented(err)) return null;
+  throw err;
 }

@@ -13,6 +13,7 @@ export const MongoCode = Object.freeze({
   CursorNotFound: 43,
   NamespaceExists: 48,
   WriteConcernFailed: 64,
+  IndexOptionsConflict: 85,
   NetworkTimeout: 89,
   ShutdownInProgress: 91,
   CappedPositionLost: 136,
@@ -105,6 +106,11 @@ export function isDuplicateKey(err: unknown): boolean {
  */
 export function isNotImplemented(err: unknown): boolean {
   return codeOf(err) === MongoCode.NotImplemented;
+}
+
+/** An index of that name exists with other options (e.g. another TTL). */
+export function isIndexOptionsConflict(err: unknown): boolean {
+  return codeOf(err) === MongoCode.IndexOptionsConflict;
 }
 
 /** Another process created the collection first. */

@@ -5,7 +5,8 @@
  * One record per scoped key in `<bus>_idempotency`, claimed by inserting it (`_id` is unique, so one
  * claimant wins). The winner appends and records the receipt; the others wait for it. A claim whose
  * owner vanished (crash, lost connection) is taken over after `pendingTimeoutMs`, but only after
- * looking in the bus for a message carrying the key (`ik`), so an append that did land is not repeated.
+ * looking in the bus for a message carrying the key (`ik`) with the same content (fingerprint), so an
+ * append that did land is not repeated and an older message under a reused key is not mistaken for it.
  */
 import { createHash, randomUUID } from "node:crypto";
 import type { Collection, Db } from "mongodb";
@@ -15,9 +16,9 @@ import type { Logger } from "../log.ts";
 import type { OutgoingMessage } from "../message.ts";
 import { type Receipt, receiptOf } from "./append.ts";
 import type { BusDoc, MessageDoc } from "./doc.ts";
-import { isDuplicateKey, isNotImplemented } from "./errors.ts";
+import { isDuplicateKey, isIndexOptionsConflict, isNotImplemented } from "./errors.ts";
 
-interface KeyDoc {
+export interface KeyDoc {
   _id: string;
   fp: string;
   state: "pending" | "done";
@@ -26,38 +27,77 @@ interface KeyDoc {
   result?: Receipt;
 }
 
+/**
+ * The store's sense of time, injectable so its timing paths are testable without waiting. `now` is the
+ * time claims are stamped and aged with; `sleep` is the pause between polls of a concurrent owner.
+ */
+export interface IdempotencyClock {
+  now(): Promise<number>;
+  sleep(ms: number): Promise<void>;
+}
+
+export const localClock: IdempotencyClock = { now: async () => Date.now(), sleep };
+
 export interface IdempotencyOptions {
   windowSec: number;
-  /** Longer than any append can take, so a live owner is never overtaken. */
+  /**
+   * Longer than any append can take (the writer's timeout plus server selection and a margin), so an
+   * owner that is still alive has finished — landed or failed — before its claim is looked at.
+   */
   pendingTimeoutMs: number;
   /** How long a retry waits for a concurrent owner before answering 409. */
   waitMs: number;
+  clock?: IdempotencyClock;
 }
 
-export type Claim = { kind: "owner"; key: string; token: string } | { kind: "done"; receipt: Receipt };
+export type Claim =
+  | { kind: "owner"; key: string; token: string; fp: string }
+  | { kind: "done"; receipt: Receipt };
 
 export function scopedKey(publisher: string, key: string): string {
   return `${publisher}\u0000${key}`;
 }
 
 /** Same key, different message: the fingerprint tells them apart. */
-export function fingerprint(m: OutgoingMessage): string {
+export function fingerprint(m: Pick<OutgoingMessage, "channel" | "event" | "data">): string {
   return createHash("sha256").update(`${m.channel}\u0000${m.event}\u0000${m.data}`).digest("base64url");
 }
 
+const TTL_INDEX = "at_ttl";
+
+/**
+ * The key collection with a TTL index that deletes records `ttlSec` after their claim. The claim logic
+ * never relies on the deletion (expired records are ignored when read and overwritten on reuse), so a
+ * server without TTL indexes (FerretDB: docs/ferretdb.md) only keeps expired records longer. When the
+ * configured TTL changed since the index was made, the index is changed in place (collMod), or, where
+ * that is refused, dropped and made again: otherwise every start would fail on the options conflict.
+ */
 export async function ensureIdempotencyStore(
   db: Db,
   busName: string,
-  windowSec: number,
+  ttlSec: number,
   log?: Logger,
 ): Promise<Collection<KeyDoc>> {
-  const keys = db.collection<KeyDoc>(`${busName}_idempotency`);
+  const name = `${busName}_idempotency`;
+  const keys = db.collection<KeyDoc>(name);
+  const create = () => keys.createIndex({ at: 1 }, { name: TTL_INDEX, expireAfterSeconds: ttlSec });
   try {
-    await keys.createIndex({ at: 1 }, { name: "at_ttl", expireAfterSeconds: windowSec });
+    await create();
   } catch (err) {
-    if (!isNotImplemented(err)) throw err;
-    // FerretDB has no TTL indexes: expired keys are ignored at read time and overwritten on reuse.
-    log?.warn("TTL indexes not supported by this server; expired idempotency keys are not deleted");
+    if (isNotImplemented(err)) {
+      log?.warn("TTL indexes not supported by this server; expired idempotency keys are not deleted");
+    } else if (isIndexOptionsConflict(err)) {
+      try {
+        await db.command({ collMod: name, index: { name: TTL_INDEX, expireAfterSeconds: ttlSec } });
+      } catch (modErr) {
+        log?.warn("collMod refused; re-creating the idempotency TTL index", { error: String(modErr) });
+        await keys.dropIndex(TTL_INDEX);
+        await create();
+      }
+      log?.info("idempotency TTL changed", { ttlSec });
+    } else {
+      throw err;
+    }
   }
   return keys;
 }
@@ -66,29 +106,43 @@ export class IdempotencyStore {
   readonly #keys: Collection<KeyDoc>;
   readonly #bus: Collection<BusDoc>;
   readonly #options: IdempotencyOptions;
+  readonly #clock: IdempotencyClock;
 
   constructor(keys: Collection<KeyDoc>, bus: Collection<BusDoc>, options: IdempotencyOptions) {
     this.#keys = keys;
     this.#bus = bus;
     this.#options = options;
+    this.#clock = options.clock ?? localClock;
   }
 
   async claim(key: string, fp: string): Promise<Claim> {
     const token = randomUUID();
-    const deadline = Date.now() + this.#options.waitMs;
+    const deadline = (await this.#clock.now()) + this.#options.waitMs;
     for (;;) {
-      const now = new Date();
+      const now = new Date(await this.#clock.now());
       try {
         await this.#keys.insertOne({ _id: key, fp, state: "pending", owner: token, at: now });
-        return { kind: "owner", key, token };
+        return { kind: "owner", key, token, fp };
       } catch (err) {
         if (!isDuplicateKey(err)) throw err;
       }
       const doc = await this.#keys.findOne({ _id: key });
       if (doc === null) continue; // released meanwhile
       const age = now.getTime() - doc.at.getTime();
-      if (age > this.#options.windowSec * 1000) {
-        if (await this.#takeOver(doc, token, fp)) return { kind: "owner", key, token };
+      const done = doc.state === "done" && doc.result !== undefined;
+      if (!done && age > this.#options.pendingTimeoutMs) {
+        // The owner's append is over by now, landed or not: appends are bounded well below
+        // pendingTimeoutMs (BusWriter's timeout), and ages are read on the server's clock.
+        const landed = await this.#landed(key, doc.fp);
+        if (landed) {
+          await this.#record(doc, landed);
+          if (doc.fp === fp) return { kind: "done", receipt: landed };
+        } else if (await this.#takeOver(doc, token, fp)) return { kind: "owner", key, token, fp };
+        continue; // another message under the key: the next round refuses it (422) or, expired, takes it
+      }
+      // Only a recorded key expires: a pending one past the window may still be appending.
+      if (done && age > this.#options.windowSec * 1000) {
+        if (await this.#takeOver(doc, token, fp)) return { kind: "owner", key, token, fp };
         continue;
       }
       if (doc.fp !== fp) {
@@ -97,32 +151,25 @@ export class IdempotencyStore {
           "This Idempotency-Key was already used for a different message.",
         );
       }
-      if (doc.state === "done" && doc.result) return { kind: "done", receipt: doc.result };
-      if (age > this.#options.pendingTimeoutMs) {
-        const landed = await this.#landed(key);
-        if (landed) {
-          await this.complete({ kind: "owner", key, token: doc.owner }, landed);
-          return { kind: "done", receipt: landed };
-        }
-        if (await this.#takeOver(doc, token, fp)) return { kind: "owner", key, token };
-        continue;
-      }
-      if (Date.now() > deadline) {
+      if (done) return { kind: "done", receipt: doc.result as Receipt };
+      if (now.getTime() > deadline) {
         throw new TailcastError(
           ErrorCode.idempotencyInProgress,
           "A request with this Idempotency-Key is still in progress; retry.",
           { retryAfter: 1 },
         );
       }
-      await sleep(20);
+      await this.#clock.sleep(20);
     }
   }
 
-  async complete(claim: Extract<Claim, { kind: "owner" }>, receipt: Receipt): Promise<void> {
-    await this.#keys.updateOne(
+  /** Records the receipt; false when the claim is no longer this owner's (taken over after a timeout). */
+  async complete(claim: Extract<Claim, { kind: "owner" }>, receipt: Receipt): Promise<boolean> {
+    const res = await this.#keys.updateOne(
       { _id: claim.key, owner: claim.token },
       { $set: { state: "done", result: receipt } },
     );
+    return res.matchedCount === 1;
   }
 
   /**
@@ -132,7 +179,7 @@ export class IdempotencyStore {
    */
   async abandon(claim: Extract<Claim, { kind: "owner" }>): Promise<void> {
     try {
-      const landed = await this.#landed(claim.key);
+      const landed = await this.#landed(claim.key, claim.fp);
       if (landed) await this.complete(claim, landed);
       else await this.#keys.deleteOne({ _id: claim.key, owner: claim.token });
     } catch {
@@ -140,15 +187,32 @@ export class IdempotencyStore {
     }
   }
 
-  async #landed(key: string): Promise<Receipt | null> {
-    const doc = (await this.#bus.findOne({ ik: key })) as MessageDoc | null;
-    return doc ? receiptOf(doc) : null;
+  /**
+   * The message this claim appended, if it is in the bus: the newest document carrying the key whose
+   * content matches the claim's fingerprint. An older message under the same key (published in an
+   * earlier window, since reused for other content) is not this claim's.
+   */
+  async #landed(key: string, fp: string): Promise<Receipt | null> {
+    const docs = (await this.#bus.find({ ik: key }).toArray()) as MessageDoc[];
+    const mine = docs.filter((d) => fingerprint(d) === fp).sort((a, b) => b.offset - a.offset)[0];
+    return mine ? receiptOf(mine) : null;
+  }
+
+  /** Records what a vanished owner did append, unless someone else changed the claim meanwhile. */
+  async #record(doc: KeyDoc, receipt: Receipt): Promise<void> {
+    await this.#keys.updateOne(
+      { _id: doc._id, owner: doc.owner, at: doc.at },
+      { $set: { state: "done", result: receipt } },
+    );
   }
 
   async #takeOver(doc: KeyDoc, token: string, fp: string): Promise<boolean> {
     const res = await this.#keys.updateOne(
       { _id: doc._id, owner: doc.owner, at: doc.at },
-      { $set: { fp, state: "pending", owner: token, at: new Date() }, $unset: { result: "" } },
+      {
+        $set: { fp, state: "pending", owner: token, at: new Date(await this.#clock.now()) },
+        $unset: { result: "" },
+      },
     );
     return res.modifiedCount === 1;
   }

@@ -62,6 +62,8 @@ function writer(bus: FakeBus, maxAttempts = 5, maxDocsPerInsert = 500) {
     writeConcern: { w: "majority" },
     maxDocsPerInsert,
     maxAttempts,
+    timeoutMs: 10_000,
+    maxQueuedDocs: 10_000,
   });
 }
 

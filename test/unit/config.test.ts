@@ -56,6 +56,8 @@ describe("defaults from an empty environment", () => {
       maxBodyBytes: 1024 * 1024,
       corsOrigins: [],
       idempotencyWindowSec: 86400,
+      appendTimeoutMs: 10_000,
+      writerQueueMax: 10_000,
       publishRate: { perSecond: 100, burst: 200 },
       historyRate: { perSecond: 10, burst: 20 },
     });

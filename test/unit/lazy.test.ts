@@ -22,4 +22,13 @@ describe("cachedUntilFailure", () => {
     expect(await get()).toBe("up");
     expect(calls).toBe(2);
   });
+
+  it("makes the value again after reset", async () => {
+    let made = 0;
+    const get = cachedUntilFailure(async () => ++made);
+    expect(await get()).toBe(1);
+    get.reset();
+    expect(await get()).toBe(2);
+    expect(await get()).toBe(2);
+  });
 });
