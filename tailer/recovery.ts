@@ -114,11 +114,13 @@ export async function replayThenJoin(
     }
     if (after > current.offset && target.connected()) {
       // The subscriber comes from a node that is ahead of this one: wait, or the live stream would repeat
-      // what it has. A position past the bus's newest offset was never real: refuse it rather than wait.
+      // what it has. A position past the newest offset of the same epoch was never real: refuse it rather
+      // than wait. A bus of another epoch (dropped and recreated, or missing for a moment) is not the
+      // subscriber's fault: wait for this node's tail to reach it, and the subscriber gets recovered:false.
       if (!checkedAhead) {
         checkedAhead = true;
         const newest = await bus.newest();
-        if (newest === null || newest.epoch !== since.epoch || since.offset > newest.offset) {
+        if (newest !== null && newest.epoch === since.epoch && since.offset > newest.offset) {
           throw new TailcastError(ErrorCode.invalidRequest, "`since` is ahead of everything the bus holds.");
         }
       }

@@ -192,6 +192,18 @@ describe("replayThenJoin", () => {
     expect(s.joined()).toBe(false);
   });
 
+  it("while the bus is being recreated, waits for the node to reach the new epoch and answers recovered:false", async () => {
+    // A subscriber from a node that saw offset 12 of the old bus; this node is at 10 of it, and the bus now
+    // holds a new epoch. Not the subscriber's error: it keeps its subscription and is told of the gap.
+    const { bus, tail } = node(10);
+    bus.docs = [envelope(0, "sentinel", "recreated")];
+    tail.onWait = () => tail.deliver(envelope(1, "a", "recreated"));
+    const s = subscriber(tail, "a");
+    const out = await recover({ bus, tail }, s, 12);
+    expect(out).toEqual({ recovered: false, position: { offset: 1, epoch: "recreated" } });
+    expect(s.joined()).toBe(true);
+  });
+
   it("refuses a position past everything the bus holds instead of waiting for it", async () => {
     const { bus, tail } = node(10);
     const s = subscriber(tail, "a");
