@@ -160,6 +160,7 @@ class TailcastClient implements Client {
           gap: (notice) => {
             if (session !== null && this.#session === session) this.#gap(notice);
           },
+          refused: (code, message) => this.#events.emit("error", { channel: null, error: { code, message } }),
           closed: (reason) => ended(reason),
         },
       });

@@ -3,6 +3,7 @@
  * load it; it must be installed to use this transport.
  */
 import type { Socket } from "socket.io-client";
+import { isPlainObject } from "../shared/json.ts";
 import type { ClientToServerEvents, ServerToClientEvents } from "../shared/protocol/replies.ts";
 import {
   type Connect,
@@ -30,6 +31,10 @@ export const socketIoConnect: Connect = async ({ url, token, timeoutMs, handlers
     // `gap` is reserved: no message is ever emitted under that name (shared/message.ts).
     if (event === "gap") {
       if (isGapNotice(payload)) handlers.gap(payload);
+    } else if (event === "error") {
+      // The node ends the connection (README "Socket.IO", e.g. token_expired); `error` is reserved, never a message.
+      const { code, message } = isPlainObject(payload) ? payload : {};
+      handlers.refused(String(code), String(message));
     } else if (isEnvelope(payload)) handlers.message(payload);
   });
   await new Promise<void>((resolve, reject) => {

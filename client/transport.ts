@@ -13,6 +13,8 @@ export interface ConnectionHandlers {
   message(envelope: Envelope): void;
   /** The node lost messages of a joined channel (README "Guarantees", G5); comes before what follows the hole. */
   gap(notice: GapNotice): void;
+  /** The node refused or ended the connection with a code (`unauthorized`, `token_expired`, …). */
+  refused(code: string, message: string): void;
   /** Called once, when the connection is gone for whatever reason (not after `close()`). */
   closed(reason: string): void;
 }

@@ -93,6 +93,12 @@ export function wsConnector(Ctor: typeof WebSocket): Connect {
           return;
         }
         const { id } = rest;
+        if (type === "error" && id === null) {
+          // About the connection, not a request (README "WebSocket"): a close (1008) follows.
+          const error = rest.error as { code?: unknown; message?: unknown } | undefined;
+          handlers.refused(String(error?.code), String(error?.message));
+          return;
+        }
         const settle = typeof id === "number" ? pending.get(id) : undefined;
         if (settle === undefined || typeof id !== "number") return;
         pending.delete(id);

@@ -80,6 +80,30 @@ describe("a connection refused with a code", () => {
   });
 });
 
+describe.each(["ws", "socket.io"] as const)("a connection ended with a code, over %s", (transport) => {
+  it("a refused token is reported with channel null, and retried with the token asked again", async () => {
+    let asked = 0;
+    const c = client(transport, async () => {
+      asked++;
+      return "not-a-token";
+    });
+    const refused = await errors(c).count(2);
+    expect(refused.map((e) => [e.channel, e.error.code])).toEqual([
+      [null, "unauthorized"],
+      [null, "unauthorized"],
+    ]);
+    expect(asked).toBeGreaterThanOrEqual(2);
+  });
+
+  it("an expired token is reported as token_expired (cut while connected, or refused at connect)", async () => {
+    // Either way the application learns the same code; which one happens depends only on how fast this
+    // machine connects within the token's two seconds, so nothing here depends on the clock.
+    const c = client(transport, await token({ channels: ["*"], exp: Math.floor(Date.now() / 1000) + 2 }));
+    const [expired] = await errors(c).count(1);
+    expect(expired).toEqual({ channel: null, error: { code: "token_expired", message: expect.any(String) } });
+  });
+});
+
 describe.each(["ws", "socket.io"] as const)("client over %s", (transport) => {
   it("reports a subscription refused for good and drops it; the others go on", async () => {
     const c = client(transport, await token({ channels: [`ok:${transport}`] }));
