@@ -98,6 +98,8 @@ export interface TailerConfig {
   batchSize: number;
   /** Recent messages kept in memory for client recovery (G4). */
   recoveryWindow: number;
+  /** Most bytes (of the messages' JSON) that window keeps. */
+  recoveryWindowBytes: number;
   lagIntervalMs: number;
   wsHeartbeatMs: number;
   maxSubscriptions: number;
@@ -196,6 +198,7 @@ export function loadTailerConfig(env: Env = process.env): TailerConfig {
       TAILCAST_TAIL_AWAIT_MS: int(10, 60_000).default(1000),
       TAILCAST_TAIL_BATCH: int(1, 10_000).default(1000),
       TAILCAST_RECOVERY_WINDOW: int(0, 1_000_000).default(10_000),
+      TAILCAST_RECOVERY_WINDOW_BYTES: int(0, 2 ** 40).default(64 * 1024 * 1024),
       TAILCAST_LAG_INTERVAL_MS: int(100, 60_000).default(1000),
       TAILCAST_WS_HEARTBEAT_MS: int(100, 600_000).default(25_000),
       TAILCAST_MAX_SUBSCRIPTIONS: int(1, 100_000).default(100),
@@ -218,6 +221,7 @@ export function loadTailerConfig(env: Env = process.env): TailerConfig {
     awaitMs: s.TAILCAST_TAIL_AWAIT_MS,
     batchSize: s.TAILCAST_TAIL_BATCH,
     recoveryWindow: s.TAILCAST_RECOVERY_WINDOW,
+    recoveryWindowBytes: s.TAILCAST_RECOVERY_WINDOW_BYTES,
     lagIntervalMs: s.TAILCAST_LAG_INTERVAL_MS,
     wsHeartbeatMs: s.TAILCAST_WS_HEARTBEAT_MS,
     maxSubscriptions: s.TAILCAST_MAX_SUBSCRIPTIONS,

@@ -18,6 +18,16 @@ export interface Envelope {
   ts: string;
 }
 
+/**
+ * About the size of the envelope's JSON (the recovery window's byte bound, tailer/window.ts). Pass the
+ * length of `data`'s JSON text when it is known (the bus stores it as text) to skip serializing again.
+ */
+export function envelopeBytes(e: Envelope, dataBytes?: number): number {
+  const data = dataBytes ?? JSON.stringify(e.data ?? null).length;
+  // Field names, quotes and the offset: a fixed allowance.
+  return data + e.id.length + e.channel.length + e.event.length + e.epoch.length + e.ts.length + 80;
+}
+
 /** A message validated and ready for the bus. */
 export interface OutgoingMessage {
   channel: string;

@@ -27,6 +27,8 @@ export interface LiveOptions {
   batchSize: number;
   /** Recent messages kept for recovery (G4). */
   recoveryWindow: number;
+  /** Most bytes (of the messages' JSON) the recovery window keeps. */
+  recoveryWindowBytes: number;
   lagIntervalMs: number;
 }
 
@@ -44,7 +46,12 @@ export interface LiveDeps {
 
 export interface LiveStats {
   tail: TailStats | null;
-  recovery: RecoveryStats & { windowSize: number; windowCapacity: number };
+  recovery: RecoveryStats & {
+    windowSize: number;
+    windowCapacity: number;
+    windowBytes: number;
+    windowCapacityBytes: number;
+  };
   lag: Lag | null;
 }
 
@@ -62,7 +69,7 @@ export class LiveTail implements TailView {
 
   constructor(deps: LiveDeps) {
     this.#deps = deps;
-    this.window = new RecentWindow(deps.options.recoveryWindow);
+    this.window = new RecentWindow(deps.options.recoveryWindow, deps.options.recoveryWindowBytes);
   }
 
   /**
@@ -110,6 +117,8 @@ export class LiveTail implements TailView {
         ...this.stats,
         windowSize: this.window.size,
         windowCapacity: this.#deps.options.recoveryWindow,
+        windowBytes: this.window.bytes,
+        windowCapacityBytes: this.#deps.options.recoveryWindowBytes,
       },
       lag: this.#lag,
     };
@@ -132,7 +141,7 @@ export class LiveTail implements TailView {
           await db(),
           { collection: options.collection, awaitMs: options.awaitMs, batchSize: options.batchSize },
           {
-            onMessage: (envelope) => this.#onMessage(envelope),
+            onMessage: (envelope, bytes) => this.#onMessage(envelope, bytes),
             // What the window holds must be contiguous: restart it after a hole. Subscribers are told
             // before the tail delivers what follows the hole.
             onGap: (gap) => {
@@ -154,8 +163,8 @@ export class LiveTail implements TailView {
     }
   }
 
-  #onMessage(envelope: Envelope): void {
-    this.window.push(envelope);
+  #onMessage(envelope: Envelope, bytes: number): void {
+    this.window.push(envelope, bytes);
     this.#lastDeliveredTs = new Date(envelope.ts);
     this.#deps.deliver(envelope);
     this.#wake();

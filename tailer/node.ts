@@ -62,6 +62,7 @@ export async function startTailerNode(
       awaitMs: config.awaitMs,
       batchSize: config.batchSize,
       recoveryWindow: config.recoveryWindow,
+      recoveryWindowBytes: config.recoveryWindowBytes,
       lagIntervalMs: config.lagIntervalMs,
     },
   });

@@ -8,6 +8,11 @@
  * up to the node's own tail position P, emits that, and repeats while the tail moves on. Joining the
  * live stream happens in the same synchronous step that checked P: the tail delivers synchronously, so
  * every message after P reaches the subscriber through the join, and none at or before P does.
+ *
+ * The replay respects back-pressure: it emits a page at a time (from the window or the bus) and waits for
+ * the subscriber's connection to drain before the next, so a resume from far back never buffers a whole
+ * channel in the node. Only the last window page, the one followed by the join, is emitted without a wait
+ * after it — the seam must stay synchronous.
  */
 import type { BusHistory } from "../shared/bus/history.ts";
 import { ErrorCode, TailcastError } from "../shared/errors.ts";
@@ -20,6 +25,11 @@ export interface RecoveryTarget {
   join(): void;
   /** False once the subscriber went away or a later request replaced this one, so a replay stops early. */
   connected(): boolean;
+  /**
+   * Resolves once what was emitted so far has left the node (the connection's send buffer is empty),
+   * or the connection is gone: a replay waits for it between pages instead of buffering a whole channel.
+   */
+  drained(): Promise<void>;
 }
 
 export interface RecoveryStats {
@@ -39,8 +49,8 @@ export function newRecoveryStats(): RecoveryStats {
 export interface RecoveryWindow {
   /** Does it hold every message after `since` up to the tail's position? */
   covers(since: Position): boolean;
-  /** The channel's messages after `offset`, oldest first. */
-  after(channel: string, offset: number): Envelope[];
+  /** The channel's messages after `offset`, oldest first, at most `limit`. */
+  after(channel: string, offset: number, limit: number): Envelope[];
 }
 
 /** What recovery needs of the node's tail; tailer/live.ts gives it, complete. */
@@ -54,7 +64,7 @@ export interface TailView {
 }
 
 export interface RecoveryOptions {
-  /** Messages per bus read. */
+  /** Messages per bus read, and per window page: the replay waits for the subscriber to drain between pages. */
   page: number;
   /** How long a subscriber from a node further ahead waits for this one to catch up before being told to retry. */
   catchUpMs: number;
@@ -129,10 +139,19 @@ export async function replayThenJoin(
       continue;
     }
     if (tail.window.covers({ offset: after, epoch: since.epoch })) {
-      for (const envelope of tail.window.after(channel, after)) target.emit(envelope);
-      target.join();
-      if (!usedBus) stats.fromWindow++;
-      return done(complete);
+      const page = tail.window.after(channel, after, options.page);
+      for (const envelope of page) target.emit(envelope);
+      if (page.length < options.page) {
+        target.join();
+        if (!usedBus) stats.fromWindow++;
+        return done(complete);
+      }
+      // More may follow: wait for the subscriber, then look again (the window may have moved on, or
+      // evicted what comes next: the bus has it then).
+      after = (page.at(-1) as Envelope).offset;
+      await target.drained();
+      if (!target.connected()) return { recovered: false, position: tail.position() };
+      continue;
     }
     if (after === current.offset) {
       target.join();
@@ -150,5 +169,9 @@ export async function replayThenJoin(
     if (complete) complete = await bus.isRecoverable({ offset: after, epoch: since.epoch });
     for (const envelope of page) target.emit(envelope);
     after = page.length === options.page ? (page.at(-1) as Envelope).offset : current.offset;
+    if (page.length > 0) {
+      await target.drained();
+      if (!target.connected()) return { recovered: false, position: tail.position() };
+    }
   }
 }

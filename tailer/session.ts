@@ -58,6 +58,11 @@ export interface SessionTransport {
   disconnect(notice: ErrorNotice): void;
   /** Tells the client it lost messages of a channel it has joined (a `gap` notice). */
   gap(notice: GapNotice): void;
+  /**
+   * Resolves once what was sent so far has been written out (nothing left in the connection's send
+   * buffer), or the connection is gone. A replay waits for it between pages (recovery.ts).
+   */
+  drained(): Promise<void>;
 }
 
 /** A hole in what the node delivered (tailer/live.ts), as the tail loop reports it. */
@@ -239,6 +244,7 @@ export class SubscriberSession {
         this.#transport.join(channel);
       },
       connected: current,
+      drained: () => this.#transport.drained(),
     };
     if (since === null) {
       target.join();

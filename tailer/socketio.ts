@@ -56,7 +56,40 @@ function transportOf(socket: TailcastSocket): SessionTransport {
       socket.disconnect(true);
     },
     gap: (notice) => void socket.emit("gap", notice),
+    // `writeBuffer` is left out of engine.io's type definitions (marked private) but is the
+    // connection's outbound queue, as engine.io's own `flush` reads it.
+    drained: () => engineDrained(socket.conn as unknown as EngineConnection),
   };
+}
+
+/** What `drained` reads of engine.io's connection: its write buffer and the transport under it. */
+interface EngineConnection {
+  readonly readyState: string;
+  readonly writeBuffer: unknown[];
+  readonly transport: { readonly writable: boolean } & NodeJS.EventEmitter;
+  once(event: "close", listener: () => void): unknown;
+  off(event: "close", listener: () => void): unknown;
+}
+
+/**
+ * Resolves once engine.io has nothing left to send on this connection: its write buffer is empty and
+ * the transport is writable again (websocket: the last frame was written; polling: the client took the
+ * last payload). The transport emits `drain` when it gets there; the connection may upgrade meanwhile,
+ * so the transport is looked up again after each wait.
+ */
+async function engineDrained(conn: EngineConnection): Promise<void> {
+  while (conn.readyState !== "closed" && (conn.writeBuffer.length > 0 || !conn.transport.writable)) {
+    const transport = conn.transport;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        transport.off("drain", done);
+        conn.off("close", done);
+        resolve();
+      };
+      transport.once("drain", done);
+      conn.once("close", done);
+    });
+  }
 }
 
 export function attachSocketIo(http: HttpServer, deps: SocketIoDeps): TailcastIo {

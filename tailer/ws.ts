@@ -123,10 +123,17 @@ export class WsEndpoint {
   }
 
   #transport(ws: WebSocket): SessionTransport {
+    // Written out once `ws` calls back for the latest frame this transport sent: socket writes complete
+    // in order, so everything queued before that frame has left too.
+    let written: Promise<void> = Promise.resolve();
     return {
       emit: (envelope) => {
-        if (ws.readyState === WebSocket.OPEN) ws.send(WsFanout.encode(envelope), { binary: false });
+        if (ws.readyState !== WebSocket.OPEN) return;
+        written = new Promise((resolve) =>
+          ws.send(WsFanout.encode(envelope), { binary: false }, () => resolve()),
+        );
       },
+      drained: () => wsDrained(ws, written),
       join: (channel) => this.#rooms.join(ws, channel),
       leave: (channel) => this.#rooms.leave(ws, channel),
       connected: () => ws.readyState === WebSocket.OPEN,
@@ -206,6 +213,24 @@ export class WsEndpoint {
     }
     this.#send(ws, toWsFrame(await session.handle(request.type, request.body), request.id));
   }
+}
+
+/**
+ * Resolves once `written` has (the frames sent so far are out of `ws`'s and the socket's buffers:
+ * `bufferedAmount` counts both), or at once if nothing is buffered, or when the connection closes.
+ * The send callback is used rather than the socket's `drain`, which fires only after a write went past
+ * the socket's high-water mark.
+ */
+function wsDrained(ws: WebSocket, written: Promise<void>): Promise<void> {
+  if (ws.readyState !== WebSocket.OPEN || ws.bufferedAmount === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      ws.off("close", done);
+      resolve();
+    };
+    ws.once("close", done);
+    void written.then(done);
+  });
 }
 
 function refuseUpgrade(socket: Duplex, status: string): void {

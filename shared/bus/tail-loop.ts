@@ -11,7 +11,7 @@
 import type { Collection, Db, Document, Long } from "mongodb";
 import { type BackoffOptions, backoffDelay, defaultBackoff, sleep } from "../backoff.ts";
 import type { Logger } from "../log.ts";
-import type { Envelope } from "../message.ts";
+import { type Envelope, envelopeBytes } from "../message.ts";
 import { classifyStep, type Position } from "../offsets.ts";
 import { ignoreError } from "../promises.ts";
 import { newestPosition } from "./collection.ts";
@@ -30,8 +30,11 @@ export interface TailOptions {
 }
 
 export interface TailEvents {
-  /** Called once per message, in bus order, never twice for the same offset. */
-  onMessage(envelope: Envelope): void;
+  /**
+   * Called once per message, in bus order, never twice for the same offset; `bytes` is about the size
+   * of its JSON (shared/message.ts `envelopeBytes`).
+   */
+  onMessage(envelope: Envelope, bytes: number): void;
   /** Messages were evicted before this node read them (G5), or the bus was recreated. */
   onGap?(gap: { from: Position; to: Position; missed: number | null }): void;
 }
@@ -215,7 +218,10 @@ export class BusTail {
       }
       this.#position = { offset: doc.offset, epoch: doc.epoch };
       this.#delivered.record(this.#position, doc._id);
-      if (!isSentinel(doc)) this.#events.onMessage(toEnvelope(doc));
+      if (!isSentinel(doc)) {
+        const envelope = toEnvelope(doc);
+        this.#events.onMessage(envelope, envelopeBytes(envelope, doc.data.length));
+      }
     }
   }
 

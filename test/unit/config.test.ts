@@ -75,6 +75,7 @@ describe("defaults from an empty environment", () => {
       awaitMs: 1000,
       batchSize: 1000,
       recoveryWindow: 10_000,
+      recoveryWindowBytes: 64 * 1024 * 1024,
       lagIntervalMs: 1000,
       wsHeartbeatMs: 25_000,
       maxSubscriptions: 100,

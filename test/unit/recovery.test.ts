@@ -3,7 +3,12 @@ import { describe, expect, it } from "vitest";
 import { defaultClientOptions } from "../../client/client.ts";
 import { ErrorCode, TailcastError } from "../../shared/errors.ts";
 import type { Envelope } from "../../shared/message.ts";
-import { defaultRecoveryOptions, type RecoveryOptions, replayThenJoin } from "../../tailer/recovery.ts";
+import {
+  defaultRecoveryOptions,
+  type RecoveryOptions,
+  type RecoveryTarget,
+  replayThenJoin,
+} from "../../tailer/recovery.ts";
 import { EPOCH, envelope, FakeBus, FakeTail, messages } from "../fakes/bus.ts";
 
 /** A subscriber of `channel` on `tail`: what it received (replayed, then live), in order. */
@@ -26,8 +31,58 @@ function subscriber(tail: FakeTail, channel: string) {
         tail.join(channel, (e) => got.push(e));
       },
       connected: () => connected,
+      drained: async () => {},
+    } as RecoveryTarget,
+  };
+}
+
+/**
+ * A connection that drains only when told: `asked` resolves when the replay waits for it, `release`
+ * lets that wait end.
+ */
+function drainGate() {
+  let release = () => {};
+  let waiting = false;
+  let onAsk = () => {};
+  return {
+    drained: () =>
+      new Promise<void>((resolve) => {
+        release = resolve;
+        waiting = true;
+        onAsk();
+      }),
+    /** Resolves once the replay is waiting (maybe already). */
+    asked: () =>
+      new Promise<void>((resolve) => {
+        onAsk = resolve;
+        if (waiting) resolve();
+      }),
+    release: () => {
+      waiting = false;
+      release();
     },
   };
+}
+
+/** Runs a replay through `gate`; what the subscriber had received each time the replay waited for drain. */
+async function receivedAtEachWait(
+  s: Subscriber,
+  gate: ReturnType<typeof drainGate>,
+  run: () => Promise<unknown>,
+) {
+  s.target.drained = gate.drained;
+  const seen: number[] = [];
+  let finished = false;
+  const replay = run().then(() => {
+    finished = true;
+  });
+  for (;;) {
+    await Promise.race([replay, gate.asked()]);
+    if (finished) return seen;
+    seen.push(s.got.length);
+    expect(s.joined(), "joined while a page was still draining").toBe(false);
+    gate.release();
+  }
 }
 
 /** A node that tailed offsets 1..n (all still in the bus), its window holding the last `capacity`. */
@@ -210,6 +265,52 @@ describe("replayThenJoin", () => {
     const err = await recover({ bus, tail }, s, 1000).catch((e: unknown) => e);
     expect((err as TailcastError).code).toBe(ErrorCode.invalidRequest);
     expect(tail.waits).toBe(0);
+  });
+
+  it("replays from the window a page at a time, waiting for the subscriber to drain between pages", async () => {
+    const { bus, tail } = node(40);
+    const s = subscriber(tail, "a");
+    const seen = await receivedAtEachWait(s, drainGate(), () => recover({ bus, tail }, s, 0, { page: 4 }));
+    expect(seen).toEqual([4, 8, 12, 16, 20]);
+    expect(bus.reads).toBe(0);
+    tail.deliver(...messages(41, 42));
+    expect(s.offsets()).toEqual(offsetsOf("a", 1, 42));
+  });
+
+  it("replays from the bus a page at a time, waiting for the subscriber to drain between pages", async () => {
+    const { bus, tail } = node(40, 2);
+    const s = subscriber(tail, "b");
+    const seen = await receivedAtEachWait(s, drainGate(), () => recover({ bus, tail }, s, 0, { page: 4 }));
+    expect(seen).toEqual([4, 8, 12, 16, 20]);
+    tail.deliver(...messages(41, 42));
+    expect(s.offsets()).toEqual(offsetsOf("b", 1, 42));
+  });
+
+  it("stops a window replay whose subscriber left while a page was draining, without joining", async () => {
+    const { bus, tail } = node(40);
+    const s = subscriber(tail, "a");
+    s.target.drained = async () => s.goAway();
+    const out = await recover({ bus, tail }, s, 0, { page: 4 });
+    expect(out.recovered).toBe(false);
+    expect(s.offsets()).toEqual(offsetsOf("a", 1, 8));
+    expect(s.joined()).toBe(false);
+  });
+
+  it("falls back to the bus when the window evicted the rest of the range while a page was draining", async () => {
+    const { bus, tail } = node(40, 30);
+    const s = subscriber(tail, "a");
+    s.target.drained = async () => {
+      if (bus.docs.length < 60) {
+        const more = messages(41, 70);
+        bus.docs.push(...more);
+        tail.deliver(...more); // the window now holds 41..70 only
+      }
+    };
+    const out = await recover({ bus, tail }, s, 10, { page: 4 });
+    expect(out.recovered).toBe(true);
+    expect(bus.reads).toBeGreaterThan(0);
+    tail.deliver(...messages(71, 72));
+    expect(s.offsets()).toEqual(offsetsOf("a", 11, 72));
   });
 
   it("stops a bus replay that a later request superseded (or whose subscriber left), without joining", async () => {

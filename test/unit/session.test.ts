@@ -46,6 +46,12 @@ class FakeTransport implements SessionTransport {
   gap(notice: GapNotice): void {
     this.gaps.push(notice);
   }
+  /** How many messages had been received each time a replay waited for this connection to drain. */
+  readonly drainWaits: number[] = [];
+  drained(): Promise<void> {
+    this.drainWaits.push(this.received.length);
+    return Promise.resolve();
+  }
   offsets(channel: string): number[] {
     return this.received.filter((e) => e.channel === channel).map((e) => e.offset);
   }
@@ -133,6 +139,17 @@ describe("subscribe", () => {
     expect(transport.offsets("b")).toEqual([13, 15, 17, 19, 21, 23]);
     expect(bus.reads).toBe(0);
     expect(tail.stats).toMatchObject({ served: 1, fromWindow: 1 });
+  });
+
+  it("with since: a long replay waits for the connection to drain between pages", async () => {
+    const { tail, connect } = setup({}, 5000);
+    tail.deliver(...messages(21, 2020));
+    const { transport, session } = await connect();
+    const reply = await session.handle("subscribe", { channel: "a", since: { offset: 0, epoch: EPOCH } });
+    expect(reply).toMatchObject({ type: "subscribed", offset: 2020, recovered: true });
+    // 1010 messages of channel a, in pages of 500 (tailer/recovery.ts defaultRecoveryOptions).
+    expect(transport.drainWaits).toEqual([500, 1000]);
+    expect(transport.offsets("a")).toEqual(Array.from({ length: 1010 }, (_, i) => 2 * (i + 1)));
   });
 
   it("with since older than the window: replays from the bus", async () => {
