@@ -9,11 +9,13 @@ import type { Component } from "../../infra/local/component.ts";
 import type { Envelope } from "../../shared/message.ts";
 import type { WsServerFrame } from "../../shared/protocol/ws-frames.ts";
 import { connectSubscriber, type Subscriber } from "../helpers/recording-client.ts";
-import { publish, startFunctions, startTailer, stopAll, testDbName } from "../helpers/stack.ts";
+import { post, publish, startFunctions, startTailer, stopAll, testDbName } from "../helpers/stack.ts";
 
 const db = testDbName(import.meta.url);
 const HEARTBEAT_MS = 300;
-const env = { TAILCAST_WS_HEARTBEAT_MS: String(HEARTBEAT_MS) };
+// The subscription-limit test sends more subscribes back to back than the default subscribe rate allows;
+// that rate has its own tests (auth-subscribe, session).
+const env = { TAILCAST_WS_HEARTBEAT_MS: String(HEARTBEAT_MS), TAILCAST_SUBSCRIBE_RATE: "100000" };
 let ingest: Component;
 let n1: Component;
 let n2: Component;
@@ -197,7 +199,7 @@ describe("/ws", () => {
     const refused = await p.subscribe("lim-100");
     expect(refused).toMatchObject({ type: "error", error: { code: "invalid_request" } });
     expect(refused.type === "error" && refused.error.message).toMatch(/at most 100/);
-    expect((await p.subscribe("lim-0")).type).toBe("subscribed"); // already held: not a new one
+    expect(await p.subscribe("lim-0")).toMatchObject({ type: "subscribed" }); // already held: not a new one
     await p.request({ type: "unsubscribe", id: "free", channel: "lim-1" });
     expect((await p.subscribe("lim-100")).type).toBe("subscribed");
   });
@@ -232,6 +234,38 @@ describe("/ws", () => {
     const [live] = await publishAll("ws-rec", 1, 6);
     await again.until(() => (again.messages("ws-rec").length >= 6 ? true : undefined));
     expect(again.messages("ws-rec").map((m) => m.id)).toEqual([...missed, live].map((m) => m?.id));
+  });
+
+  it("replays a range of several pages on both transports, in order, waiting for each page to drain", async () => {
+    const start = await publish(ingest, "ws-long", "start");
+    const since = { offset: start.body.offset as number, epoch: start.body.epoch as string };
+    const ids: string[] = [];
+    for (let batch = 0; batch < 12; batch++) {
+      const res = await post(`${ingest.url}/v1/messages`, {
+        messages: Array.from({ length: 100 }, (_, i) => ({ channel: "ws-long", data: batch * 100 + i })),
+      });
+      expect(res.status).toBe(201);
+      ids.push(...(res.body.results as Array<{ id: string }>).map((r) => r.id));
+    }
+    const last = ids.at(-1) as string;
+    const p = await connect(n1);
+    const sio: Subscriber = await connectSubscriber(n2.url);
+    open.push(sio);
+    // Each node must have tailed the last message before it can replay it: resume once both have it.
+    const watchers = await Promise.all([connect(n1), connect(n2)]);
+    await Promise.all(watchers.map((w) => w.subscribe("ws-long-marker")));
+    await publish(ingest, "ws-long-marker", "tailed");
+    await Promise.all(watchers.map((w) => w.until(() => w.messages("ws-long-marker")[0])));
+    const [wsAck, sioAck] = await Promise.all([
+      p.subscribe("ws-long", since),
+      sio.subscribe("ws-long", since),
+    ]);
+    expect(wsAck).toMatchObject({ type: "subscribed", recovered: true });
+    expect(sioAck).toMatchObject({ ok: true, recovered: true });
+    await p.until(() => p.messages("ws-long").find((m) => m.id === last), "the last replayed message");
+    await sio.waitForIds([last]);
+    expect(p.messages("ws-long").map((m) => m.id)).toEqual(ids);
+    expect(sio.of("ws-long").map((m) => m.id)).toEqual(ids);
   });
 
   it("says recovered:false for a since from another epoch, and delivers live messages (G5)", async () => {
