@@ -44,14 +44,6 @@ const env = {
   TAILCAST_TAIL_AWAIT_MS: "5000",
 };
 const TOTAL = 21_000;
-/** Publishing stops here even if TOTAL was not reached; what was sent is checked all the same. */
-const PUBLISH_BUDGET_MS = 150_000;
-/*
- * Two ingest processes on FerretDB acknowledge ~200 messages/s on this 2-core machine (each
- * newest-offset read is a full scan, and the writers keep invalidating each other's reads): the
- * budget leaves room to reach the issue's 20,000 there too.
- */
-const REQUIRED = 20_000;
 const CHANNELS = ["order-a", "order-b"] as const;
 
 const stack = guaranteeStack(import.meta.url, {
@@ -86,12 +78,12 @@ describe("G1 order and G2 completeness under concurrent publishers", () => {
     const refused: Refused[] = [];
     // A violation seen while publishing stops the load at once: the test then fails fast, with evidence.
     const violations = new Set<string>();
-    // `stop` ends the loops (budget spent, or a violation); `kill` also cuts requests in flight (violation).
+    // `stop` ends the loops early on a violation; `kill` also cuts requests in flight. Otherwise the
+    // publishers send all TOTAL messages, however long this machine takes (the test's timeout bounds it;
+    // the rate is printed below and measured by `npm run bench`).
     const stop = new AbortController();
     const kill = new AbortController();
     const { signal } = stop;
-    // A plain timer: an AbortSignal.timeout() inside AbortSignal.any() can be collected before it fires.
-    const budget = setTimeout(() => stop.abort("publish budget spent"), PUBLISH_BUDGET_MS);
     const byOffset = new Map<number, Receipt>();
     let checked = 0;
     const watchdog = setInterval(() => {
@@ -178,7 +170,6 @@ describe("G1 order and G2 completeness under concurrent publishers", () => {
     } finally {
       clearInterval(progress);
       clearInterval(watchdog);
-      clearTimeout(budget);
     }
     expect
       .soft([...violations].slice(0, 5), `violations seen while publishing (${violations.size})`)
@@ -188,11 +179,7 @@ describe("G1 order and G2 completeness under concurrent publishers", () => {
     const refusedCount = refused.reduce((sum, r) => sum + r.messages.length, 0);
     const sent = receipts.length - CHANNELS.length + refusedCount;
     // Volume matters only when the load ran its course (a violation stops it early, on purpose).
-    if (violations.size === 0) {
-      expect
-        .soft(sent, `messages sent within ${PUBLISH_BUDGET_MS / 1000} s`)
-        .toBeGreaterThanOrEqual(REQUIRED);
-    }
+    if (violations.size === 0) expect.soft(sent, "messages sent (acknowledged or refused)").toBe(TOTAL);
     if (refused.length > 0) {
       console.log(
         `[guarantees-order] ${refused.length} requests (${refusedCount} messages) refused, first: ` +
