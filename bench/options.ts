@@ -80,8 +80,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       idleMs: 2000,
       clientsOneChannel: 8,
       clientsManyChannels: 100,
-      fanoutClients: [200, 1000],
-      fanoutDeliveries: 100_000,
+      fanoutClients: [1000],
+      fanoutDeliveries: 200_000,
       recoveryK: [10, 1000, 10_000],
       recoveryRepeats: 1,
     };

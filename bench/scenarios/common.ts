@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { type Document, MongoClient } from "mongodb";
 import type { DevDb } from "../../infra/devdb/launcher.ts";
+import type { ComponentOptions } from "../../infra/local/component.ts";
 import { PADDING } from "../clients/payload.ts";
 import type { BenchOptions } from "../options.ts";
 
@@ -84,13 +85,20 @@ export function tailcastEnv(ctx: BenchContext, db: string): Record<string, strin
   };
 }
 
-/** Env for a tailer: under `--cpu-prof` when profiling (the profile is written when it exits). */
-export function tailerEnv(ctx: BenchContext, db: string, label: string): Record<string, string> {
-  const env: Record<string, string> = { ...tailcastEnv(ctx, db), TAILCAST_NODE_ID: label };
-  if (ctx.options.profile) {
-    env.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${join(ctx.outDir, "profiles", label)}`;
-  }
-  return env;
+/** A tailer's start options: under `--cpu-prof` when profiling (the profile is written when it exits). */
+export function tailerOptions(
+  ctx: BenchContext,
+  db: string,
+  label: string,
+  env: Record<string, string> = {},
+): ComponentOptions {
+  return {
+    kind: "tailer",
+    env: { ...tailcastEnv(ctx, db), TAILCAST_NODE_ID: label, ...env },
+    ...(ctx.options.profile
+      ? { nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${join(ctx.outDir, "profiles", label)}`] }
+      : {}),
+  };
 }
 
 /**

@@ -11,7 +11,7 @@ import type { ClientSpec, Transport } from "../clients/transports.ts";
 import { type BenchChild, startChild } from "../procs.ts";
 import { FANOUT_SERVERS, type FanoutResult, type FanoutServer } from "../results.ts";
 import { Stack, startClients } from "../rig.ts";
-import { addDelivery, emptyDelivery, lost } from "../stats.ts";
+import { addDelivery, type Delivery, emptyDelivery, lost } from "../stats.ts";
 import { rssBytes } from "../sysstat.ts";
 import {
   type BenchContext,
@@ -19,11 +19,12 @@ import {
   dropOnStop,
   fillThroughIngest,
   tailcastEnv,
-  tailerEnv,
+  tailerOptions,
 } from "./common.ts";
 
 const SETTLE_MS = 3000;
 const CLIENT_PROCESSES = 2;
+const BURSTS = 3;
 const TRANSPORT: Record<FanoutServer, Transport> = {
   "bare-ws": "bare-ws",
   "tailcast-sio": "tailcast-sio",
@@ -102,14 +103,48 @@ async function startServer(
       burst: (step, count) => child.request("burst", { step, count, channel: 0 }, 120_000),
     };
   }
-  const tailer: Component = stack.add(
-    await startComponent({ kind: "tailer", env: tailerEnv(ctx, db, `fanout-${server}`) }),
-  );
+  const tailer: Component = stack.add(await startComponent(tailerOptions(ctx, db, `fanout-${server}`)));
   await tailer.ready();
   return {
     url: tailer.url,
     pid: tailer.pid,
     burst: (step, count) => publisher.request("burst", { step, count, channel: 0, batch: 100 }, 120_000),
+  };
+}
+
+/** One burst of `messages` to every client; deliveries/s from the first arrival to the last. */
+async function burstOnce(
+  s: Server,
+  clients: BenchChild[],
+  messages: number,
+  step: number,
+): Promise<{ delivery: Delivery; perSec: number; durationMs: number }> {
+  const totals: StepTotals = { sent: [messages], failed: [[]] };
+  await s.burst(step, messages);
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const progress = await Promise.all(
+      clients.map((c) => c.request<{ expected: number; delivered: number }>("progress", { step, totals })),
+    );
+    if (progress.every((p) => p.delivered >= p.expected) || Date.now() > deadline) break;
+    await sleep(100);
+  }
+  const reports = await Promise.all(
+    clients.map((c) => c.request<ProcessStepReport>("report", { step, totals }, 60_000)),
+  );
+  let delivery = emptyDelivery();
+  let first = Number.POSITIVE_INFINITY;
+  let last = Number.NEGATIVE_INFINITY;
+  for (const r of reports) {
+    delivery = addDelivery(delivery, r.delivery);
+    if (r.firstAt !== null) first = Math.min(first, r.firstAt);
+    if (r.lastAt !== null) last = Math.max(last, r.lastAt);
+  }
+  const durationMs = last - first;
+  return {
+    delivery,
+    perSec: durationMs > 0 ? (delivery.delivered * 1000) / durationMs : Number.NaN,
+    durationMs,
   };
 }
 
@@ -133,31 +168,17 @@ async function measureOne(
   const after = rssBytes(s.pid);
   const rssPerConnection = before !== null && after !== null ? (after - before) / n : null;
 
-  const totals: StepTotals = { sent: [messages], failed: [[]] };
-  await s.burst(step, messages);
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    const progress = await Promise.all(
-      clients.map((c) => c.request<{ expected: number; delivered: number }>("progress", { step, totals })),
-    );
-    if (progress.every((p) => p.delivered >= p.expected) || Date.now() > deadline) break;
-    await sleep(100);
-  }
-  const reports = await Promise.all(
-    clients.map((c) => c.request<ProcessStepReport>("report", { step, totals }, 60_000)),
-  );
-  let delivery = emptyDelivery();
-  let first = Number.POSITIVE_INFINITY;
-  let last = Number.NEGATIVE_INFINITY;
-  for (const r of reports) {
-    delivery = addDelivery(delivery, r.delivery);
-    if (r.firstAt !== null) first = Math.min(first, r.firstAt);
-    if (r.lastAt !== null) last = Math.max(last, r.lastAt);
-  }
-  const durationMs = last - first;
-  const deliveriesPerSec = durationMs > 0 ? (delivery.delivered * 1000) / durationMs : Number.NaN;
+  // Bursts are short: the median of a few keeps one scheduling hiccup of this shared machine out.
+  const bursts: Array<{ delivery: Delivery; perSec: number; durationMs: number }> = [];
+  for (let rep = 0; rep < BURSTS; rep++)
+    bursts.push(await burstOnce(s, clients, messages, step * BURSTS + rep));
+  const byRate = [...bursts].sort((a, b) => a.perSec - b.perSec);
+  const mid = byRate[Math.floor(byRate.length / 2)] as (typeof bursts)[number];
+  const delivery = bursts.reduce((acc, b) => addDelivery(acc, b.delivery), emptyDelivery());
+  const deliveriesPerSec = mid.perSec;
+  const durationMs = mid.durationMs;
   ctx.log(
-    `    ${Math.round(deliveriesPerSec).toLocaleString("en-US")} deliveries/s over ${(durationMs / 1000).toFixed(2)} s; ` +
+    `    ${Math.round(deliveriesPerSec).toLocaleString("en-US")} deliveries/s (median of ${bursts.map((b) => Math.round(b.perSec / 1000)).join("k, ")}k); ` +
       `RSS ${rssPerConnection === null ? "?" : `${(rssPerConnection / 1024).toFixed(1)} KB`} per idle connection` +
       (lost(delivery) ? `; ${lost(delivery)} LOST` : ""),
   );

@@ -17,10 +17,12 @@ import {
   dropOnStop,
   fillThroughIngest,
   tailcastEnv,
-  tailerEnv,
+  tailerOptions,
 } from "./common.ts";
 
 const CHANNEL = "bench-recovery";
+/** A tailer's start reads the newest offset and opens its cursor; on a large bus that may take a while. */
+const READY_MS = 120_000;
 
 async function caughtUp(tailer: Component, offset: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -46,19 +48,17 @@ export async function runRecovery(ctx: BenchContext): Promise<RecoveryResult[]> 
     const env = { ...tailcastEnv(ctx, db), TAILCAST_BUS_MAX_DOCS: String(options.busDocs + kMax + 1000) };
     const ingest = stack.add(await startComponent({ kind: "functions", env }));
     await ingest.ready();
-    const seen = stack.add(
-      await startComponent({ kind: "tailer", env: { ...tailerEnv(ctx, db, "recovery-window"), ...env } }),
-    );
-    await seen.ready();
+    const seen = stack.add(await startComponent(tailerOptions(ctx, db, "recovery-window", env)));
+    await seen.ready(READY_MS);
     ctx.log(`  publishing ${options.busDocs} messages of other channels, then ${kMax} of ${CHANNEL}`);
     await fillThroughIngest(ingest.url, options.busDocs);
     const mine = await fillThroughIngest(ingest.url, kMax, CHANNEL);
     const lastOffset = (mine.at(-1) as { offset: number }).offset;
     await caughtUp(seen, lastOffset, 120_000);
-    const fresh = stack.add(
-      await startComponent({ kind: "tailer", env: { ...tailerEnv(ctx, db, "recovery-bus"), ...env } }),
-    );
-    await fresh.ready();
+    const fresh = stack.add(await startComponent(tailerOptions(ctx, db, "recovery-bus", env)));
+    const t0 = Date.now();
+    await fresh.ready(READY_MS);
+    ctx.log(`  a tailer started on this bus was ready after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     const client = stack.add(
       await startChild("recovery-client", { script: "clients/recovery.ts", config: {} }),
     );

@@ -13,7 +13,7 @@ import {
   dropOnStop,
   fillThroughIngest,
   tailcastEnv,
-  tailerEnv,
+  tailerOptions,
 } from "./common.ts";
 
 export async function startTailcast(ctx: BenchContext, workload: Workload): Promise<Rig> {
@@ -27,9 +27,7 @@ export async function startTailcast(ctx: BenchContext, workload: Workload): Prom
     await fillThroughIngest(ingest.url, ctx.options.busDocs);
     const tailers = await Promise.all(
       [1, 2].map(async (i) =>
-        stack.add(
-          await startComponent({ kind: "tailer", env: tailerEnv(ctx, db, `tailer-${i}-${workload.id}`) }),
-        ),
+        stack.add(await startComponent(tailerOptions(ctx, db, `tailer-${i}-${workload.id}`))),
       ),
     );
     await Promise.all(tailers.map((t) => t.ready()));
