@@ -72,8 +72,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     return {
       ...common,
       mode: "quick",
-      latencyMs: 4000,
-      latencyDrainMs: 5000,
+      latencyMs: 3000,
+      latencyDrainMs: 4000,
       rampRates: [50, 200, 800, 3200],
       rampStepMs: 2000,
       rampDrainMs: 2000,

@@ -19,6 +19,14 @@ export const SYSTEM_LABELS: Record<SystemId, string> = {
   redis: "Socket.IO + Redis adapter",
 };
 
+/** Short names for chart axes. */
+export const SYSTEM_SHORT: Record<SystemId, string> = {
+  floor: "bus floor",
+  tailcast: "tailcast",
+  classic: "classic prototype",
+  redis: "Redis adapter",
+};
+
 export interface Workload {
   id: "one-channel" | "many-channels";
   channels: number;

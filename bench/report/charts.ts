@@ -3,7 +3,7 @@
  * configurations, serialised into the page. Log scales where systems differ by orders of magnitude.
  */
 import type { BenchResults } from "../results.ts";
-import { SYSTEM_LABELS } from "../rig.ts";
+import { SYSTEM_SHORT } from "../rig.ts";
 
 export interface ChartSpec {
   id: string;
@@ -46,7 +46,7 @@ export function chartSpecs(results: BenchResults): ChartSpec[] {
       id: "latency",
       title: `End-to-end latency at ${results.meta.options.fixedRate} msg/s, one channel (ms, log scale)`,
       config: bar(
-        one.map((r) => SYSTEM_LABELS[r.system]),
+        one.map((r) => SYSTEM_SHORT[r.system]),
         [
           { label: "p50", data: one.map((r) => finite(r.latency?.latency.p50)) },
           { label: "p99", data: one.map((r) => finite(r.latency?.latency.p99)) },
@@ -62,7 +62,7 @@ export function chartSpecs(results: BenchResults): ChartSpec[] {
       id: "rate",
       title: "Highest zero-loss rate: wanted deliveries per second (log scale)",
       config: bar(
-        systems.map((s) => SYSTEM_LABELS[s]),
+        systems.map((s) => SYSTEM_SHORT[s]),
         (["one-channel", "many-channels"] as const).map((w) => ({
           label:
             w === "one-channel"
@@ -136,7 +136,7 @@ export function chartSpecs(results: BenchResults): ChartSpec[] {
       id: "idle",
       title: "Idle CPU per process, one channel (% of one core, stacked)",
       config: bar(
-        idle.map((r) => SYSTEM_LABELS[r.system]),
+        idle.map((r) => SYSTEM_SHORT[r.system]),
         labels.map((l) => ({
           label: l,
           data: idle.map((r) => finite(r.idleCpu.find((c) => c.label === l)?.percent) ?? 0),

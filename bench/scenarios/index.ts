@@ -17,6 +17,9 @@ const STARTERS: Record<SystemId, (ctx: BenchContext, w: Workload) => Promise<Rig
   redis: startRedis,
 };
 
+/** Time since the run started, for the log. */
+const at = () => `(at ${Math.round(process.uptime())} s)`;
+
 export async function runScenarios(ctx: BenchContext, results: BenchResults): Promise<void> {
   const { options } = ctx;
   const selected = new Set<string>(options.scenarios);
@@ -34,7 +37,7 @@ export async function runScenarios(ctx: BenchContext, results: BenchResults): Pr
       if (!selected.has(system) || (system === "redis" && redisMissing)) continue;
       // The floor has no channels: its readers take everything, so one workload says all it can.
       if (system === "floor" && workload.id !== "one-channel") continue;
-      ctx.log(`\n[${system}] ${SYSTEM_LABELS[system]} — ${workload.id}, ${workload.clients} clients`);
+      ctx.log(`\n[${system}] ${SYSTEM_LABELS[system]} — ${workload.id}, ${workload.clients} clients ${at()}`);
       let rig: Rig | undefined;
       try {
         rig = await STARTERS[system](ctx, workload);
@@ -60,11 +63,11 @@ export async function runScenarios(ctx: BenchContext, results: BenchResults): Pr
     }
   }
   if (selected.has("fanout")) {
-    ctx.log("\n[fanout] fan-out ceiling: bare ws vs one tailer");
+    ctx.log(`\n[fanout] fan-out ceiling: bare ws vs one tailer ${at()}`);
     results.fanout = await runFanout(ctx);
   }
   if (selected.has("recovery")) {
-    ctx.log("\n[recovery] replaying k missed messages with `since`");
+    ctx.log(`\n[recovery] replaying k missed messages with \`since\` ${at()}`);
     results.recovery = await runRecovery(ctx);
   }
 }
