@@ -1,4 +1,5 @@
 /** The child side of bench/procs.ts: read the config, answer the runner's commands over IPC. */
+import { readFileSync } from "node:fs";
 
 export interface ChildRequest {
   id: number;
@@ -10,11 +11,13 @@ export type ChildReply = { id: number; ok: true; result: unknown } | { id: numbe
 
 export type Handlers = Record<string, (payload: never) => unknown | Promise<unknown>>;
 
+/** The config the runner wrote for this process (read at start; the runner removes the file). */
 export function childConfig<T>(): T {
-  const raw = process.env.BENCH_CHILD_CONFIG;
-  if (raw === undefined)
-    throw new Error("BENCH_CHILD_CONFIG is not set: this script is started by bench/run.ts");
-  return JSON.parse(raw) as T;
+  const file = process.env.BENCH_CHILD_CONFIG_FILE;
+  if (file === undefined) {
+    throw new Error("BENCH_CHILD_CONFIG_FILE is not set: this script is started by bench/run.ts");
+  }
+  return JSON.parse(readFileSync(file, "utf8")) as T;
 }
 
 /** Serves commands until the runner goes away (IPC disconnect) or sends SIGTERM; `onStop` cleans up. */

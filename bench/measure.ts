@@ -55,6 +55,12 @@ export interface RigResult {
 
 let stepCounter = 0;
 
+/**
+ * A rate is sustained only if messages keep arriving soon after they are sent: past this p99, the
+ * system is queueing, and a longer step would lose what a short one still drains.
+ */
+export const LAG_LIMIT_MS = 2000;
+
 /** Keeps a step's failure reason short and readable. */
 function reasonOf(
   step: Omit<StepResult, "ok" | "reason">,
@@ -183,7 +189,11 @@ export async function measureRig(
   result.idleCpu = await sampleCpu(rig.watched, options.idleMs);
   log(`  idle CPU: ${result.idleCpu.map((c) => `${c.label} ${c.percent.toFixed(1)}%`).join(", ")}`);
 
-  log(`  latency at ${options.fixedRate} msg/s for ${options.latencyMs / 1000} s:`);
+  // Warm-up, not recorded: the first messages through fresh processes measure the JIT, not the system.
+  await runStep(rig, options.fixedRate, options.warmupMs, options.latencyDrainMs, () => {});
+  log(
+    `  latency at ${options.fixedRate} msg/s for ${options.latencyMs / 1000} s (after ${options.warmupMs / 1000} s of warm-up):`,
+  );
   result.latency = await runStep(rig, options.fixedRate, options.latencyMs, options.latencyDrainMs, log);
 
   log("  ramp:");

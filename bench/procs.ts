@@ -4,7 +4,8 @@
  * database (infra/devdb/server-process.ts) so none outlives the runner, even when it is SIGKILLed.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { REPO_ROOT } from "../infra/devdb/ferretdb-build.ts";
@@ -31,6 +32,7 @@ export interface ChildOptions {
 }
 
 const live = new Set<ChildProcess>();
+let configs = 0;
 process.on("exit", () => {
   for (const child of live) child.kill("SIGKILL");
 });
@@ -40,12 +42,15 @@ export async function startChild(name: string, opts: ChildOptions): Promise<Benc
   const [cmd, args] = existsSync(SETPRIV)
     ? [SETPRIV, ["--pdeathsig", "KILL", "--", process.execPath, ...argv]]
     : [process.execPath, argv];
+  // In a file, not the environment: a few thousand client specs exceed what one variable may hold.
+  const configFile = join(tmpdir(), `tailcast-bench-${process.pid}-${++configs}.json`);
+  writeFileSync(configFile, JSON.stringify(opts.config));
   const child = spawn(cmd, args, {
     cwd: REPO_ROOT,
     // Own process group: a terminal Ctrl-C reaches only the runner, which stops everything in order.
     detached: true,
     stdio: ["ignore", "pipe", "pipe", "ipc"],
-    env: { ...process.env, ...opts.env, BENCH_CHILD_CONFIG: JSON.stringify(opts.config) },
+    env: { ...process.env, ...opts.env, BENCH_CHILD_CONFIG_FILE: configFile },
   });
   live.add(child);
   const lines: string[] = [];
@@ -118,6 +123,10 @@ export async function startChild(name: string, opts: ChildOptions): Promise<Benc
     child.once("error", (err) => reject(new Error(`cannot start ${name}: ${err.message}`)));
     child.once("spawn", () => resolve());
   });
-  await self.request("ping", undefined, 30_000);
+  try {
+    await self.request("ping", undefined, 30_000);
+  } finally {
+    rmSync(configFile, { force: true });
+  }
   return self;
 }

@@ -69,7 +69,7 @@ export function sections(results: BenchResults): Section[] {
       rateCell(r),
       int(r.zeroLossDeliveries),
     ]),
-    note: "Latency: publisher send → subscriber receive, every wanted delivery. Zero-loss: highest ramp step where every subscriber got every acknowledged message once, in order, within the drain time, and the publisher kept the rate.",
+    note: "Latency: publisher send → subscriber receive, every wanted delivery. Zero-loss: highest ramp step where every subscriber got every acknowledged message once, in order, within the drain time, with p99 latency under 2 s, and the publisher kept the rate.",
   });
   const perNode = results.rigs.filter((r) => r.latency && Object.keys(r.latency.latencyByNode).length > 1);
   if (perNode.length > 0) {
@@ -90,6 +90,11 @@ export function sections(results: BenchResults): Section[] {
   }
   out.push({
     title: "Idle CPU (% of one core; clients connected and subscribed, nothing published)",
+    ...(results.meta.options.profile
+      ? {
+          note: "Run with --profile: profiled processes (ingest, tailers) include the sampling profiler's own cost.",
+        }
+      : {}),
     headers: ["system", "workload", "processes"],
     rows: results.rigs
       .filter((r) => r.idleCpu.length > 0)

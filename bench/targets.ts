@@ -118,8 +118,13 @@ function fanoutTargets(results: BenchResults): TargetResult[] {
 
 function memoryTargets(results: BenchResults): TargetResult[] {
   const out: TargetResult[] = [];
-  // The largest N measures per-connection memory best (fixed costs spread thinnest).
-  const n = Math.max(0, ...results.fanout.map((f) => f.clients));
+  // The largest N measured for all three servers: fixed costs spread thinnest there.
+  const complete = [...new Set(results.fanout.map((f) => f.clients))].filter((c) =>
+    (["bare-ws", "tailcast-sio", "tailcast-ws"] as const).every(
+      (s) => fanout(results, s, c)?.rssPerConnection != null,
+    ),
+  );
+  const n = Math.max(0, ...complete);
   const bare = fanout(results, "bare-ws", n)?.rssPerConnection;
   for (const [server, label] of [
     ["tailcast-sio", "Socket.IO"],
@@ -150,6 +155,11 @@ function idleTarget(results: BenchResults): TargetResult[] {
   const t = rig(results, "tailcast", "one-channel");
   const tailers = t?.idleCpu.filter((c) => c.label.startsWith("tailer")) ?? [];
   if (tailers.length === 0) return [notMeasured("idle-cpu", what, target, "tailcast did not run")];
+  if (results.meta.options.profile) {
+    return [
+      notMeasured("idle-cpu", what, target, "--profile: the sampling profiler itself costs ~5% of a core"),
+    ];
+  }
   const worst = Math.max(...tailers.map((c) => c.percent));
   return [
     {

@@ -85,20 +85,30 @@ export function tailcastEnv(ctx: BenchContext, db: string): Record<string, strin
   };
 }
 
-/** A tailer's start options: under `--cpu-prof` when profiling (the profile is written when it exits). */
+/** A component's start options: under `--cpu-prof` when profiling (written when the process exits). */
+export function componentOptions(
+  ctx: BenchContext,
+  kind: ComponentOptions["kind"],
+  db: string,
+  label: string,
+  env: Record<string, string> = {},
+): ComponentOptions {
+  return {
+    kind,
+    env: { ...tailcastEnv(ctx, db), ...(kind === "tailer" ? { TAILCAST_NODE_ID: label } : {}), ...env },
+    ...(ctx.options.profile
+      ? { nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${join(ctx.outDir, "profiles", label)}`] }
+      : {}),
+  };
+}
+
 export function tailerOptions(
   ctx: BenchContext,
   db: string,
   label: string,
   env: Record<string, string> = {},
 ): ComponentOptions {
-  return {
-    kind: "tailer",
-    env: { ...tailcastEnv(ctx, db), TAILCAST_NODE_ID: label, ...env },
-    ...(ctx.options.profile
-      ? { nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${join(ctx.outDir, "profiles", label)}`] }
-      : {}),
-  };
+  return componentOptions(ctx, "tailer", db, label, env);
 }
 
 /**

@@ -37,7 +37,8 @@ export async function runScenarios(ctx: BenchContext, results: BenchResults): Pr
       if (!selected.has(system) || (system === "redis" && redisMissing)) continue;
       // The floor has no channels: its readers take everything, so one workload says all it can.
       if (system === "floor" && workload.id !== "one-channel") continue;
-      ctx.log(`\n[${system}] ${SYSTEM_LABELS[system]} — ${workload.id}, ${workload.clients} clients ${at()}`);
+      const who = system === "floor" ? "2 readers" : `${workload.clients} clients`;
+      ctx.log(`\n[${system}] ${SYSTEM_LABELS[system]} — ${workload.id}, ${who} ${at()}`);
       let rig: Rig | undefined;
       try {
         rig = await STARTERS[system](ctx, workload);

@@ -9,10 +9,10 @@ import { startChild } from "../procs.ts";
 import { type Rig, Stack, spread, startClients, type Workload, watchOf } from "../rig.ts";
 import {
   type BenchContext,
+  componentOptions,
   dbName,
   dropOnStop,
   fillThroughIngest,
-  tailcastEnv,
   tailerOptions,
 } from "./common.ts";
 
@@ -21,7 +21,9 @@ export async function startTailcast(ctx: BenchContext, workload: Workload): Prom
   try {
     const db = dbName(`tailcast_${workload.id}`);
     stack.add(dropOnStop(ctx.db.uri, db));
-    const ingest = stack.add(await startComponent({ kind: "functions", env: tailcastEnv(ctx, db) }));
+    const ingest = stack.add(
+      await startComponent(componentOptions(ctx, "functions", db, `ingest-${workload.id}`)),
+    );
     await ingest.ready();
     // Full before the tailers start: they begin at the live end, as a restarted node would.
     await fillThroughIngest(ingest.url, ctx.options.busDocs);
