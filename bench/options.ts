@@ -28,6 +28,8 @@ export interface BenchOptions {
   fanoutClients: number[];
   /** Deliveries per fan-out burst (clients × messages). */
   fanoutDeliveries: number;
+  /** Bursts per server, alternating between servers; the median counts. */
+  fanoutBursts: number;
   recoveryK: number[];
   recoveryRepeats: number;
   /** Runs tailers under `node --cpu-prof` and summarizes the profiles. */
@@ -85,6 +87,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       clientsManyChannels: 100,
       fanoutClients: [1000],
       fanoutDeliveries: 100_000,
+      fanoutBursts: 3,
       recoveryK: [10, 1000],
       recoveryRepeats: 1,
     };
@@ -102,7 +105,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     clientsOneChannel: 20,
     clientsManyChannels: 100,
     fanoutClients: [1000, 5000],
-    fanoutDeliveries: 400_000,
+    fanoutDeliveries: 300_000,
+    fanoutBursts: 5,
     recoveryK: [10, 1000, 10_000],
     recoveryRepeats: 3,
   };

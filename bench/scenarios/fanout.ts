@@ -1,8 +1,9 @@
 /**
- * Fan-out ceiling: N idle subscribed clients (memory per connection), then a burst of messages to all
- * of them (deliveries per second, first arrival to last, over every client). Three servers, each
- * fresh: a bare `ws` server sending one pre-encoded buffer to every client, and one tailcast tailer
- * with N Socket.IO or N /ws subscribers, its messages coming through the ingest function and the bus.
+ * Fan-out ceiling: N idle subscribed clients (memory per connection), then bursts of messages to all
+ * of them (deliveries per second, first arrival to last, over every client; the median burst counts).
+ * Three servers, fresh for each N: a bare `ws` server sending one pre-encoded buffer to every client,
+ * and two tailcast tailers, one with N Socket.IO and one with N /ws subscribers, their messages coming
+ * through the ingest function and the bus.
  */
 import { type Component, startComponent } from "../../infra/local/component.ts";
 import type { ProcessStepReport } from "../clients/main.ts";
@@ -24,7 +25,6 @@ import {
 
 const SETTLE_MS = 3000;
 const CLIENT_PROCESSES = 2;
-const BURSTS = 3;
 const TRANSPORT: Record<FanoutServer, Transport> = {
   "bare-ws": "bare-ws",
   "tailcast-sio": "tailcast-sio",
@@ -34,8 +34,11 @@ const TRANSPORT: Record<FanoutServer, Transport> = {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Server {
+  kind: FanoutServer;
   url: string;
   pid: number;
+  /** The channel index its clients subscribe to (the two tailers share one bus). */
+  channel: number;
   burst(step: number, count: number): Promise<unknown>;
 }
 
@@ -57,15 +60,14 @@ export async function runFanout(ctx: BenchContext): Promise<FanoutResult[]> {
     let step = 0;
     for (const n of ctx.options.fanoutClients) {
       const messages = Math.max(10, Math.round(ctx.options.fanoutDeliveries / n));
-      for (const server of FANOUT_SERVERS) {
-        ctx.log(`  ${server}, ${n} clients, ${messages} messages:`);
-        const stack = new Stack();
-        try {
-          const s = await startServer(ctx, stack, server, db, publisher);
-          results.push(await measureOne(ctx, stack, server, s, n, messages, ++step));
-        } catch (err) {
-          const error = err instanceof Error ? (err.message.split("\n")[0] ?? "") : String(err);
-          ctx.log(`    failed: ${error}`);
+      ctx.log(`  ${n.toLocaleString("en-US")} clients per server, ${messages} messages per burst:`);
+      const stack = new Stack();
+      try {
+        results.push(...(await measureSize(ctx, stack, db, publisher, n, messages, () => ++step)));
+      } catch (err) {
+        const error = err instanceof Error ? (err.message.split("\n")[0] ?? "") : String(err);
+        ctx.log(`    failed: ${error}`);
+        for (const server of FANOUT_SERVERS) {
           results.push({
             server,
             clients: n,
@@ -76,9 +78,9 @@ export async function runFanout(ctx: BenchContext): Promise<FanoutResult[]> {
             rssPerConnection: null,
             error,
           });
-        } finally {
-          await stack.stop();
         }
+      } finally {
+        await stack.stop();
       }
     }
   } finally {
@@ -87,28 +89,101 @@ export async function runFanout(ctx: BenchContext): Promise<FanoutResult[]> {
   return results;
 }
 
+/**
+ * All three servers at once, each with its own N clients (and, for the tailers, its own channel), so
+ * their bursts can alternate: whatever else this shared machine is doing hits all three alike.
+ */
+async function measureSize(
+  ctx: BenchContext,
+  stack: Stack,
+  db: string,
+  publisher: BenchChild,
+  n: number,
+  messages: number,
+  nextStep: () => number,
+): Promise<FanoutResult[]> {
+  const servers: Server[] = [];
+  for (const [i, server] of FANOUT_SERVERS.entries())
+    servers.push(await startServer(ctx, stack, server, db, publisher, i));
+  await sleep(SETTLE_MS);
+  const before = servers.map((s) => rssBytes(s.pid));
+  const clients: BenchChild[][] = [];
+  for (const s of servers) {
+    const groups: ClientSpec[][] = Array.from({ length: CLIENT_PROCESSES }, () => []);
+    for (let i = 0; i < n; i++) {
+      groups[i % CLIENT_PROCESSES]?.push({
+        transport: TRANSPORT[s.kind],
+        url: s.url,
+        node: 0,
+        channels: [s.channel],
+      });
+    }
+    clients.push(await startClients(stack, `fanout-${s.kind}`, groups, 100));
+  }
+  await sleep(SETTLE_MS);
+  const after = servers.map((s) => rssBytes(s.pid));
+  const bursts: Array<Array<{ delivery: Delivery; perSec: number; durationMs: number }>> = servers.map(
+    () => [],
+  );
+  for (let rep = 0; rep < ctx.options.fanoutBursts; rep++) {
+    for (const [i, s] of servers.entries()) {
+      bursts[i]?.push(await burstOnce(s, clients[i] as BenchChild[], messages, nextStep()));
+    }
+  }
+  return servers.map((s, i) => {
+    const mine = bursts[i] ?? [];
+    const byRate = [...mine].sort((a, b) => a.perSec - b.perSec);
+    const mid = byRate[Math.floor(byRate.length / 2)];
+    const delivery = mine.reduce((acc, b) => addDelivery(acc, b.delivery), emptyDelivery());
+    const b = before[i];
+    const a = after[i];
+    const rssPerConnection = b != null && a != null ? (a - b) / n : null;
+    const deliveriesPerSec = mid?.perSec ?? Number.NaN;
+    ctx.log(
+      `    ${s.kind.padEnd(12)} ${Math.round(deliveriesPerSec).toLocaleString("en-US")} deliveries/s ` +
+        `(median of ${mine.map((x) => `${Math.round(x.perSec / 1000)}k`).join(", ")}); ` +
+        `RSS ${rssPerConnection === null ? "?" : `${(rssPerConnection / 1024).toFixed(1)} KB`} per idle connection` +
+        (lost(delivery) ? `; ${lost(delivery)} LOST` : ""),
+    );
+    return {
+      server: s.kind,
+      clients: n,
+      messages,
+      delivery,
+      deliveriesPerSec,
+      durationMs: mid?.durationMs ?? Number.NaN,
+      rssPerConnection,
+    };
+  });
+}
+
 async function startServer(
   ctx: BenchContext,
   stack: Stack,
   server: FanoutServer,
   db: string,
   publisher: BenchChild,
+  channel: number,
 ): Promise<Server> {
   if (server === "bare-ws") {
     const child = stack.add(await startChild("bare-ws", { script: "servers/bare-ws.ts", config: {} }));
     const port = await child.request<number>("port");
     return {
+      kind: server,
       url: `http://127.0.0.1:${port}`,
       pid: child.pid,
-      burst: (step, count) => child.request("burst", { step, count, channel: 0 }, 120_000),
+      channel,
+      burst: (step, count) => child.request("burst", { step, count, channel }, 120_000),
     };
   }
   const tailer: Component = stack.add(await startComponent(tailerOptions(ctx, db, `fanout-${server}`)));
   await tailer.ready();
   return {
+    kind: server,
     url: tailer.url,
     pid: tailer.pid,
-    burst: (step, count) => publisher.request("burst", { step, count, channel: 0, batch: 100 }, 120_000),
+    channel,
+    burst: (step, count) => publisher.request("burst", { step, count, channel, batch: 500 }, 120_000),
   };
 }
 
@@ -119,7 +194,9 @@ async function burstOnce(
   messages: number,
   step: number,
 ): Promise<{ delivery: Delivery; perSec: number; durationMs: number }> {
-  const totals: StepTotals = { sent: [messages], failed: [[]] };
+  const sent = new Array<number>(s.channel + 1).fill(0);
+  sent[s.channel] = messages;
+  const totals: StepTotals = { sent, failed: sent.map(() => []) };
   await s.burst(step, messages);
   const deadline = Date.now() + 120_000;
   for (;;) {
@@ -146,41 +223,4 @@ async function burstOnce(
     perSec: durationMs > 0 ? (delivery.delivered * 1000) / durationMs : Number.NaN,
     durationMs,
   };
-}
-
-async function measureOne(
-  ctx: BenchContext,
-  stack: Stack,
-  server: FanoutServer,
-  s: Server,
-  n: number,
-  messages: number,
-  step: number,
-): Promise<FanoutResult> {
-  await sleep(SETTLE_MS);
-  const before = rssBytes(s.pid);
-  const groups: ClientSpec[][] = Array.from({ length: CLIENT_PROCESSES }, () => []);
-  for (let i = 0; i < n; i++) {
-    groups[i % CLIENT_PROCESSES]?.push({ transport: TRANSPORT[server], url: s.url, node: 0, channels: [0] });
-  }
-  const clients = await startClients(stack, `fanout-${server}`, groups, 100);
-  await sleep(SETTLE_MS);
-  const after = rssBytes(s.pid);
-  const rssPerConnection = before !== null && after !== null ? (after - before) / n : null;
-
-  // Bursts are short: the median of a few keeps one scheduling hiccup of this shared machine out.
-  const bursts: Array<{ delivery: Delivery; perSec: number; durationMs: number }> = [];
-  for (let rep = 0; rep < BURSTS; rep++)
-    bursts.push(await burstOnce(s, clients, messages, step * BURSTS + rep));
-  const byRate = [...bursts].sort((a, b) => a.perSec - b.perSec);
-  const mid = byRate[Math.floor(byRate.length / 2)] as (typeof bursts)[number];
-  const delivery = bursts.reduce((acc, b) => addDelivery(acc, b.delivery), emptyDelivery());
-  const deliveriesPerSec = mid.perSec;
-  const durationMs = mid.durationMs;
-  ctx.log(
-    `    ${Math.round(deliveriesPerSec).toLocaleString("en-US")} deliveries/s (median of ${bursts.map((b) => Math.round(b.perSec / 1000)).join("k, ")}k); ` +
-      `RSS ${rssPerConnection === null ? "?" : `${(rssPerConnection / 1024).toFixed(1)} KB`} per idle connection` +
-      (lost(delivery) ? `; ${lost(delivery)} LOST` : ""),
-  );
-  return { server, clients: n, messages, delivery, deliveriesPerSec, durationMs, rssPerConnection };
 }
