@@ -76,6 +76,7 @@ function reasonOf(
     );
   if (step.failed > 0)
     why.push(`${step.failed} publishes failed${errors[0] ? ` (${errors[0].slice(0, 60)})` : ""}`);
+  if (step.latency.p99 > LAG_LIMIT_MS) why.push(`p99 ${Math.round(step.latency.p99)} ms: falling behind`);
   if (step.sent < Math.round((step.rate * step.durationMs) / 1000))
     why.push("publisher could not send in time");
   else if (step.achievedRate < step.rate * 0.9) why.push(`publish rate ${Math.round(step.achievedRate)}/s`);
