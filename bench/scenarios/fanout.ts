@@ -24,7 +24,6 @@ import {
 } from "./common.ts";
 
 const SETTLE_MS = 3000;
-const CLIENT_PROCESSES = 2;
 const TRANSPORT: Record<FanoutServer, Transport> = {
   "bare-ws": "bare-ws",
   "tailcast-sio": "tailcast-sio",
@@ -105,23 +104,26 @@ async function measureSize(
   const servers: Server[] = [];
   for (const [i, server] of FANOUT_SERVERS.entries())
     servers.push(await startServer(ctx, stack, server, db, publisher, i));
-  await sleep(SETTLE_MS);
-  const before = servers.map((s) => rssBytes(s.pid));
-  const clients: BenchChild[][] = [];
-  for (const s of servers) {
-    const groups: ClientSpec[][] = Array.from({ length: CLIENT_PROCESSES }, () => []);
-    for (let i = 0; i < n; i++) {
-      groups[i % CLIENT_PROCESSES]?.push({
-        transport: TRANSPORT[s.kind],
-        url: s.url,
-        node: 0,
-        channels: [s.channel],
-      });
+  // Memory per connection is the marginal cost between N/2 and N connected clients: the first half
+  // also pays for lazily loaded code and startup garbage, which a baseline taken before any client
+  // would count (or, once collected, subtract).
+  const clients: BenchChild[][] = servers.map(() => []);
+  const rss: Array<Array<number | null>> = servers.map(() => []);
+  for (let half = 0; half < 2; half++) {
+    for (const [i, s] of servers.entries()) {
+      const group: ClientSpec[] = [];
+      for (let c = half; c < n; c += 2) {
+        group.push({ transport: TRANSPORT[s.kind], url: s.url, node: 0, channels: [s.channel] });
+      }
+      clients[i]?.push(...(await startClients(stack, `fanout-${s.kind}-${half + 1}`, [group], 100)));
     }
-    clients.push(await startClients(stack, `fanout-${s.kind}`, groups, 100));
+    await sleep(SETTLE_MS);
+    for (const [i, s] of servers.entries()) rss[i]?.push(rssBytes(s.pid));
   }
-  await sleep(SETTLE_MS);
-  const after = servers.map((s) => rssBytes(s.pid));
+  const perConnection = (i: number): number | null => {
+    const [a, b] = rss[i] ?? [];
+    return a == null || b == null ? null : (b - a) / (n - Math.ceil(n / 2));
+  };
   const bursts: Array<Array<{ delivery: Delivery; perSec: number; durationMs: number }>> = servers.map(
     () => [],
   );
@@ -135,9 +137,7 @@ async function measureSize(
     const byRate = [...mine].sort((a, b) => a.perSec - b.perSec);
     const mid = byRate[Math.floor(byRate.length / 2)];
     const delivery = mine.reduce((acc, b) => addDelivery(acc, b.delivery), emptyDelivery());
-    const b = before[i];
-    const a = after[i];
-    const rssPerConnection = b != null && a != null ? (a - b) / n : null;
+    const rssPerConnection = perConnection(i);
     const deliveriesPerSec = mid?.perSec ?? Number.NaN;
     ctx.log(
       `    ${s.kind.padEnd(12)} ${Math.round(deliveriesPerSec).toLocaleString("en-US")} deliveries/s ` +
