@@ -32,16 +32,22 @@ export interface ComponentOptions {
   env: Record<string, string>;
   port?: number;
   onLine?: (line: string) => void;
+  /** Extra Node options before the entry (e.g. `--cpu-prof`, which NODE_OPTIONS does not accept). */
+  nodeArgs?: string[];
 }
 
 export async function startComponent(opts: ComponentOptions): Promise<Component> {
   const port = opts.port ?? (await freePort());
-  const proc: ServerProcess = await spawnServer(process.execPath, ["--import", "tsx", ENTRY[opts.kind]], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, HOST: "127.0.0.1", ...opts.env, PORT: String(port) },
-    deathSignal: "TERM",
-    ...(opts.onLine ? { onLine: opts.onLine } : {}),
-  });
+  const proc: ServerProcess = await spawnServer(
+    process.execPath,
+    [...(opts.nodeArgs ?? []), "--import", "tsx", ENTRY[opts.kind]],
+    {
+      cwd: REPO_ROOT,
+      env: { ...process.env, HOST: "127.0.0.1", ...opts.env, PORT: String(port) },
+      deathSignal: "TERM",
+      ...(opts.onLine ? { onLine: opts.onLine } : {}),
+    },
+  );
   const url = `http://127.0.0.1:${port}`;
   return {
     kind: opts.kind,

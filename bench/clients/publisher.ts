@@ -1,0 +1,157 @@
+/**
+ * A publisher process, one per system: tailcast by HTTP keep-alive to the ingest function, the bus
+ * floor and the classic prototype by the driver's insertOne, the Redis adapter by its emitter.
+ * Messages of one channel go out in sequence order; only tailcast may store concurrent requests in
+ * another order, which its subscribers check by offset instead.
+ */
+import { Agent, request } from "node:http";
+import { Emitter } from "@socket.io/redis-emitter";
+import { MongoClient } from "mongodb";
+import { createClient } from "redis";
+import { childConfig, nowMs, serve } from "../child.ts";
+import { type Summary, summarize } from "../stats.ts";
+import { paced } from "./pacing.ts";
+import { type BenchPayload, channelName, PADDING } from "./payload.ts";
+
+export type PublisherConfig =
+  | { kind: "http"; urls: string[]; inFlight: number }
+  | { kind: "insert"; uri: string; db: string; collection: string; firstId?: number; inFlight: number }
+  | { kind: "redis-emitter"; redisUrl: string };
+
+export interface RunRequest {
+  step: number;
+  rate: number;
+  durationMs: number;
+  channels: number;
+  deadlineMs: number;
+}
+
+export interface RunResult {
+  sent: number[];
+  failed: number[][];
+  elapsedMs: number;
+  /** Acknowledged messages per second over the time it took. */
+  achievedRate: number;
+  ack: Summary;
+  errors: string[];
+}
+
+type Send = (channel: number, payload: BenchPayload) => Promise<void>;
+
+const config = childConfig<PublisherConfig>();
+
+async function setup(): Promise<{
+  send: Send;
+  batch?: (channel: number, payloads: BenchPayload[]) => Promise<void>;
+  close(): Promise<void>;
+}> {
+  if (config.kind === "http") {
+    const agent = new Agent({ keepAlive: true, maxSockets: config.inFlight });
+    let turn = 0;
+    const post = (path: string, body: string) =>
+      new Promise<void>((resolve, reject) => {
+        const base = config.urls[turn++ % config.urls.length] as string;
+        const req = request(
+          `${base}${path}`,
+          {
+            method: "POST",
+            agent,
+            headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on("data", (c: Buffer) => chunks.push(c));
+            res.on("end", () =>
+              res.statusCode === 201
+                ? resolve()
+                : reject(new Error(`${res.statusCode} ${Buffer.concat(chunks).toString()}`)),
+            );
+          },
+        );
+        req.on("error", reject);
+        req.end(body);
+      });
+    return {
+      send: (c, payload) =>
+        post(`/v1/channels/${channelName(c)}/messages`, JSON.stringify({ event: "message", data: payload })),
+      batch: (c, payloads) =>
+        post(
+          "/v1/messages",
+          JSON.stringify({
+            messages: payloads.map((data) => ({ channel: channelName(c), event: "message", data })),
+          }),
+        ),
+      close: async () => agent.destroy(),
+    };
+  }
+  if (config.kind === "insert") {
+    // One connection: concurrent inserts queue in order behind it, so natural order is send order.
+    const client = new MongoClient(config.uri, { directConnection: true, maxPoolSize: 1 });
+    await client.connect();
+    const coll = client.db(config.db).collection(config.collection);
+    let id = config.firstId ?? 0;
+    return {
+      send: async (c, payload) => {
+        const doc = { channel: channelName(c), event: "message", ...payload };
+        await coll.insertOne(config.firstId === undefined ? doc : { _id: id++ as never, ...doc });
+      },
+      close: () => client.close(),
+    };
+  }
+  const redis = createClient({ url: config.redisUrl });
+  await redis.connect();
+  const emitter = new Emitter(redis);
+  return {
+    send: async (c, payload) => {
+      emitter.to(channelName(c)).emit("message", payload);
+    },
+    close: async () => {
+      await redis.quit();
+    },
+  };
+}
+
+const io = await setup();
+
+async function run(req: RunRequest): Promise<RunResult> {
+  const total = Math.round((req.rate * req.durationMs) / 1000);
+  const seqs = new Array<number>(req.channels).fill(0);
+  const channelOf: number[] = [];
+  const seqOf: number[] = [];
+  const inFlight = config.kind === "redis-emitter" ? 1 : config.inFlight;
+  const out = await paced(total, req.rate, inFlight, req.deadlineMs, (i) => {
+    const c = i % req.channels;
+    const q = seqs[c] as number;
+    seqs[c] = q + 1;
+    channelOf[i] = c;
+    seqOf[i] = q;
+    return io.send(c, { s: req.step, c, q, t: nowMs(), p: PADDING });
+  });
+  const failed: number[][] = Array.from({ length: req.channels }, () => []);
+  for (const i of out.failed) failed[channelOf[i] as number]?.push(seqOf[i] as number);
+  const acked = out.sent - out.failed.length;
+  return {
+    sent: seqs,
+    failed,
+    elapsedMs: out.elapsedMs,
+    achievedRate: out.elapsedMs > 0 ? (acked * 1000) / out.elapsedMs : 0,
+    ack: summarize(out.ackMs),
+    errors: out.errors,
+  };
+}
+
+/** Fan-out: `count` messages into one channel as fast as the ingest takes batches of `batch`. */
+async function burst(req: { step: number; count: number; channel: number; batch: number }) {
+  if (!io.batch) throw new Error("burst needs the http publisher");
+  const started = nowMs();
+  let q = 0;
+  while (q < req.count) {
+    const payloads: BenchPayload[] = [];
+    for (let i = 0; i < req.batch && q < req.count; i++, q++)
+      payloads.push({ s: req.step, c: req.channel, q, t: nowMs(), p: PADDING });
+    await io.batch(req.channel, payloads);
+  }
+  return { sent: q, elapsedMs: nowMs() - started };
+}
+
+serve({ run, burst }, () => io.close());

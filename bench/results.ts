@@ -1,0 +1,71 @@
+/** The shape of one run's results: what run.ts collects, targets.ts judges, table.ts and report/ show. */
+import type { RigResult } from "./measure.ts";
+import type { BenchOptions } from "./options.ts";
+import type { Delivery } from "./stats.ts";
+
+export interface MachineInfo {
+  cpus: number;
+  cpuModel: string;
+  memoryGiB: number;
+  node: string;
+  /** e.g. "FerretDB v1.24.2 (SQLite)", "MongoDB 7.0.12". */
+  database: string;
+  databaseKind: string;
+  /** The FerretDB binary, when the run started one. */
+  ferretdbBin?: string;
+}
+
+export const FANOUT_SERVERS = ["bare-ws", "tailcast-sio", "tailcast-ws"] as const;
+export type FanoutServer = (typeof FANOUT_SERVERS)[number];
+
+export interface FanoutResult {
+  server: FanoutServer;
+  clients: number;
+  messages: number;
+  delivery: Delivery;
+  /** Deliveries per second, first arrival to last arrival over all clients. */
+  deliveriesPerSec: number;
+  durationMs: number;
+  /** Server RSS growth per connected, subscribed, idle client. */
+  rssPerConnection: number | null;
+  error?: string;
+}
+
+export interface RecoveryResult {
+  /** "window": the node saw the messages (memory); "bus": a node started after them reads the bus. */
+  path: "window" | "bus";
+  transport: "tailcast-sio" | "tailcast-ws";
+  k: number;
+  busDocs: number;
+  /** Subscribe with `since` → ack (every missed message arrives before the ack), per repetition. */
+  ms: number[];
+  medianMs: number;
+  /** Every repetition received exactly the k missed messages, in order, and `recovered: true`. */
+  exact: boolean;
+  error?: string;
+}
+
+export interface TargetResult {
+  id: string;
+  what: string;
+  target: string;
+  measured: string;
+  /** true PASS, false MISS, null not measured in this run. */
+  pass: boolean | null;
+}
+
+export interface BenchResults {
+  meta: {
+    startedAt: string;
+    mode: "quick" | "full";
+    command: string;
+    durationMs: number;
+    machine: MachineInfo;
+    options: BenchOptions;
+  };
+  rigs: RigResult[];
+  fanout: FanoutResult[];
+  recovery: RecoveryResult[];
+  skipped: Array<{ scenario: string; reason: string }>;
+  targets: TargetResult[];
+}
