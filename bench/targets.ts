@@ -9,7 +9,7 @@ import type { SystemId } from "./rig.ts";
 const ms = (v: number) => `${v.toFixed(1)} ms`;
 const rate = (v: number) => `${Math.round(v).toLocaleString("en-US")}/s`;
 const kb = (v: number) => `${(v / 1024).toFixed(1)} KB`;
-const times = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : "∞×");
+const times = (v: number) => (Number.isNaN(v) ? "—" : Number.isFinite(v) ? `${v.toFixed(2)}×` : "∞×");
 
 function rig(
   results: BenchResults,
@@ -136,6 +136,11 @@ function memoryTargets(results: BenchResults): TargetResult[] {
     const t = fanout(results, server, n)?.rssPerConnection;
     if (t == null || bare == null) {
       out.push(notMeasured(id, what, target, "a fan-out run failed"));
+      continue;
+    }
+    if (t <= 0 || bare <= 0) {
+      // RSS fell while clients connected: a collection of startup garbage outweighed them.
+      out.push(notMeasured(id, what, target, `unreadable at N=${n}: RSS shrank while clients connected`));
       continue;
     }
     out.push({

@@ -11,7 +11,20 @@ export interface ChartSpec {
   config: Record<string, unknown>;
 }
 
-const PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#4b5563"];
+const PALETTE = [
+  "#2563eb",
+  "#dc2626",
+  "#16a34a",
+  "#9333ea",
+  "#ea580c",
+  "#0891b2",
+  "#ca8a04",
+  "#4b5563",
+  "#db2777",
+  "#65a30d",
+  "#7c3aed",
+  "#0f766e",
+];
 const color = (i: number) => PALETTE[i % PALETTE.length] as string;
 const finite = (v: number | null | undefined) =>
   v === null || v === undefined || !Number.isFinite(v) ? null : v;

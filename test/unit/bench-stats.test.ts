@@ -134,4 +134,13 @@ describe("targets", () => {
     expect(targets.find((t) => t.id === "latency-p50")).toMatchObject({ pass: null });
     expect(targets.find((t) => t.id === "memory-tailcast-sio")).toMatchObject({ pass: null });
   });
+
+  it("does not pass a memory figure that a garbage collection turned negative", () => {
+    const results = sampleResults();
+    const sio = results.fanout.find((f) => f.server === "tailcast-sio");
+    if (sio) sio.rssPerConnection = -4000;
+    const memory = evaluateTargets(results).find((t) => t.id === "memory-tailcast-sio");
+    expect(memory?.pass).toBeNull();
+    expect(memory?.measured).toContain("RSS shrank");
+  });
 });
