@@ -59,7 +59,7 @@ function refuseUnparsable(err: NodeJS.ErrnoException, socket: Duplex): void {
  * connection, and a client still writing its body then loses the response (EPIPE) instead of reading
  * it. Past this bound the connection is cut.
  */
-export const DISCARD_LIMIT_BYTES = 16 * 1024 * 1024;
+const DISCARD_LIMIT_BYTES = 16 * 1024 * 1024;
 
 function discardUnreadBody(req: IncomingMessage): void {
   if (req.complete || req.destroyed) return;
