@@ -114,6 +114,20 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
+/** Holds every bus read until the returned function is called: a replay stays in flight. */
+function holdReads(bus: FakeBus): () => void {
+  let release: () => void = () => {};
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  const read = bus.readRange.bind(bus);
+  bus.readRange = async (...args) => {
+    await gate;
+    return read(...args);
+  };
+  return () => release();
+}
+
 describe("subscribe", () => {
   it("without since: joins at the node's position and gets every later message", async () => {
     const { tail, connect } = setup();
@@ -220,15 +234,7 @@ describe("subscribe", () => {
   it("a later subscribe to the same channel supersedes a replay in flight: one stream, no duplicate", async () => {
     const { bus, tail, connect } = setup({}, 2);
     const { transport, session } = await connect();
-    let release: () => void = () => {};
-    const gate = new Promise<void>((r) => {
-      release = r;
-    });
-    const read = bus.readRange.bind(bus);
-    bus.readRange = async (...args) => {
-      await gate;
-      return read(...args);
-    };
+    const release = holdReads(bus);
     const first = session.handle("subscribe", { channel: "a", since: { offset: 2, epoch: EPOCH } });
     const second = await session.handle("subscribe", { channel: "a" });
     expect(second).toMatchObject({ type: "subscribed", offset: 20 });
@@ -259,15 +265,7 @@ describe("subscribe", () => {
   it("subscribes still replaying count toward the limit: back-to-back subscribes cannot exceed it", async () => {
     const { bus, tail, connect } = setup({}, 2);
     const { transport, session } = await connect();
-    let release: () => void = () => {};
-    const gate = new Promise<void>((r) => {
-      release = r;
-    });
-    const read = bus.readRange.bind(bus);
-    bus.readRange = async (...args) => {
-      await gate;
-      return read(...args);
-    };
+    const release = holdReads(bus);
     const since = { offset: 2, epoch: EPOCH };
     const pending = ["a", "b", "chat:1", "chat:2", "chat:3"].map((channel) =>
       session.handle("subscribe", { channel, since }),
