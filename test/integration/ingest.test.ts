@@ -189,6 +189,35 @@ describe("ingest function (real process, real database)", () => {
     socket.destroy();
   });
 
+  it("after a body it answered early and discarded, answers a broken HEAD request on the same connection without a body", async () => {
+    // The discarded body's last bytes and the next (malformed) request arrive in one packet: the answer
+    // must be the one a HEAD gets, or the client reads the body as junk after `Connection: close`.
+    const { port } = new URL(ingest.url);
+    const socket = connect(Number(port), "127.0.0.1");
+    await once(socket, "connect");
+    let received = Buffer.alloc(0);
+    socket.on("data", (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+    });
+    const closed = once(socket, "close");
+    socket.write(
+      "POST /v1/channels/chat/messages HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 4096\r\n\r\n",
+    );
+    socket.write(Buffer.alloc(1024, "x"));
+    while (!/^HTTP\/1\.1 415 [^]*?\r\n\r\n\{[^]*\}$/.test(received.toString("latin1")))
+      await once(socket, "data");
+    const first = received.length;
+    socket.write(
+      Buffer.concat([
+        Buffer.alloc(3072, "x"),
+        Buffer.from("HEAD /\xed\xf5 HTTP/1.1\r\nHost: x\r\n\r\n", "latin1"),
+      ]),
+    );
+    await closed;
+    const second = received.subarray(first).toString("latin1");
+    expect(second).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n[^]*connection: close\r\n\r\n$/);
+  });
+
   it("refuses to start on a collection of the bus's name that is not capped, and leaves it untouched", async () => {
     const other = testDbName("notcapped");
     await withDb(uri, (c) => c.db(other).collection("bus").insertOne({ mine: true }));
