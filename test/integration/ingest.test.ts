@@ -204,7 +204,7 @@ describe("ingest function (real process, real database)", () => {
       "POST /v1/channels/chat/messages HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 4096\r\n\r\n",
     );
     socket.write(Buffer.alloc(1024, "x"));
-    while (!/^HTTP\/1\.1 415 [^]*?\r\n\r\n\{[^]*\}$/.test(received.toString("latin1")))
+    while (!/^HTTP\/1\.1 415 [\s\S]*?\r\n\r\n\{[\s\S]*\}$/.test(received.toString("latin1")))
       await once(socket, "data");
     const first = received.length;
     socket.write(
@@ -215,7 +215,7 @@ describe("ingest function (real process, real database)", () => {
     );
     await closed;
     const second = received.subarray(first).toString("latin1");
-    expect(second).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n[^]*connection: close\r\n\r\n$/);
+    expect(second).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*connection: close\r\n\r\n$/);
   });
 
   it("refuses to start on a collection of the bus's name that is not capped, and leaves it untouched", async () => {
