@@ -46,9 +46,11 @@ function refuseUnparsable(err: NodeJS.ErrnoException, socket: Duplex): void {
         ]
       : [400, "Bad Request", errorJson(ErrorCode.invalidRequest, MALFORMED)];
   // A HEAD request gets no body, even when its request line is broken: the client would read one as junk.
-  const raw = (err as NodeJS.ErrnoException & { rawPacket?: Buffer }).rawPacket;
-  const start = raw === undefined ? 0 : requestStart(socket, raw);
-  const head = raw?.toString("latin1", start, start + 5) === "HEAD ";
+  const { rawPacket, bytesParsed } = err as NodeJS.ErrnoException & {
+    rawPacket?: Buffer;
+    bytesParsed?: number;
+  };
+  const head = rawPacket !== undefined && isHead(rawPacket, bytesParsed ?? rawPacket.length);
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${head ? "" : body}`,
   );
@@ -62,45 +64,27 @@ function refuseUnparsable(err: NodeJS.ErrnoException, socket: Duplex): void {
  */
 const DISCARD_LIMIT_BYTES = 16 * 1024 * 1024;
 
-/** A body being read and discarded on a socket: how long it is, how much of it was read, its last bytes. */
-interface Discarding {
-  length: number;
-  read: number;
-  tail: Buffer | null;
-}
-const discarding = new WeakMap<object, Discarding>();
-
 /**
- * Where the request that failed to parse starts in `raw`: after the rest of a body being discarded on
- * the same connection, whose tail can arrive in the same packet (its response went out long before, so
- * the packet starts with that tail). The body's bytes of this packet may or may not have been handed
- * over yet when the parse error is reported: both cases are covered.
+ * Was the request whose line failed to parse (at `parsed`) a HEAD? Usually its packet starts with it. A
+ * packet can also start with the tail of a body read before (one discarded after an early answer, see
+ * below): then the failing request line is the last "HEAD " before the error with nothing but URL
+ * characters between them.
  */
-function requestStart(socket: Duplex, raw: Buffer): number {
-  const body = discarding.get(socket);
-  if (body === undefined) return 0;
-  const unread = body.length - body.read;
-  if (unread > 0 && unread <= raw.length) return unread;
-  const { tail } = body;
-  return tail !== null && tail.length <= raw.length && raw.subarray(0, tail.length).equals(tail)
-    ? tail.length
-    : 0;
+function isHead(raw: Buffer, parsed: number): boolean {
+  const start = raw.toString("latin1", 0, 16);
+  if (/^[A-Z]+ /.test(start)) return start.startsWith("HEAD ");
+  const at = raw.lastIndexOf("HEAD ", parsed);
+  return at >= 0 && !/\s/.test(raw.toString("latin1", at + 5, parsed));
 }
 
 function discardUnreadBody(req: IncomingMessage): void {
   if (req.complete || req.destroyed) return;
-  const body: Discarding = {
-    length: Number(req.headers["content-length"] ?? Number.NaN),
-    read: 0,
-    tail: null,
-  };
-  if (Number.isSafeInteger(body.length)) discarding.set(req.socket, body);
+  let left = DISCARD_LIMIT_BYTES;
   // The app's body stream pauses the request once its queue is full: detach it and read to the end.
   req.removeAllListeners("data");
   req.on("data", (chunk: Buffer) => {
-    body.read += chunk.length;
-    body.tail = chunk;
-    if (body.read > DISCARD_LIMIT_BYTES) req.socket.destroy();
+    left -= chunk.length;
+    if (left < 0) req.socket.destroy();
   });
   req.resume();
 }
