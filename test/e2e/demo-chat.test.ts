@@ -2,37 +2,18 @@
  * The demo chat in a real browser (Debian's Chromium driven by playwright-core): two pages on two
  * tailer nodes; a message typed in one appears in both.
  */
-import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../infra/devdb/launcher.ts";
 import type { Component } from "../../infra/local/component.ts";
+import { chromiumMissing, launchChromium } from "../helpers/chromium.ts";
 import { startFunctions, startTailer, stopAll, testDbName } from "../helpers/stack.ts";
 
-const CHROMIUM = process.env.TAILCAST_CHROMIUM ?? "/usr/bin/chromium";
 const ARTIFACTS = new URL("../../test-artifacts/", import.meta.url);
-const available = existsSync(CHROMIUM);
-if (!available)
-  console.warn(
-    `[e2e] skipped: no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set TAILCAST_CHROMIUM)`,
-  );
-
-export async function launchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
-}
+const missing = chromiumMissing();
+const available = missing === null;
+if (!available) console.warn(`[e2e] skipped: ${missing}`);
 
 describe.skipIf(!available)("demo chat in Chromium", () => {
   const db = testDbName(import.meta.url);
