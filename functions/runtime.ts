@@ -48,7 +48,7 @@ export interface IngestRuntime {
 /** Reads and checks all configuration (including credentials) up front: a bad setup fails here, at start. */
 export function createIngestRuntime(env: Env = process.env, logger?: Logger): IngestRuntime {
   const config = loadIngestConfig(env);
-  const log = logger ?? createLogger("functions", loadLogConfig(env));
+  const log = logger ?? createLogger("functions", { ...loadLogConfig(env), node: config.nodeId });
   const publishers = requirePublisherAuth(env);
   const jwt = publishers === "off" ? undefined : loadJwtConfig(env);
   if (publishers === "off") log.warn(AUTH_OFF_WARNING);
