@@ -1,43 +1,37 @@
 /**
- * What never reaches a log line (README "Logs"): values under secret-bearing keys are replaced by pino's
- * `redact` paths (`REDACT_PATHS`); secrets inside text — a URI's userinfo (a MONGODB_URI with a
- * password), an `Authorization`-style `Bearer …` / `Basic …`, a `token=` / `key=` query parameter —
- * are masked by `scrub`, which shared/log.ts applies to every message, field, binding and error.
+ * What never reaches a log line (README "Logs"): the value under a secret-bearing key, at any depth
+ * (`isSecretKey`), and secrets inside text — a URI's userinfo (a MONGODB_URI with a password), an
+ * `Authorization`-style `Bearer …` / `Basic …`, a `token=` / `key=` query parameter. shared/log.ts
+ * applies `scrub` to every message, field, binding and serialised error.
+ *
+ * Done here rather than with pino's `redact` paths: those match a fixed depth each, and with wildcards
+ * for every key at every depth they made a log line 30 times dearer (about 720 µs instead of 24 µs).
  */
 
 export const REDACTED = "[Redacted]";
 
-/** Keys whose values are secrets wherever they appear (pino matches keys exactly, so both spellings). */
-const SECRET_KEYS = [
+/** Keys whose values are secrets wherever they appear, compared without case. */
+const SECRET_KEYS = new Set([
   "authorization",
-  "Authorization",
   "proxy-authorization",
   "cookie",
-  "Cookie",
   "set-cookie",
   "x-api-key",
-  "apiKey",
+  "apikey",
   "api_key",
   "key",
   "token",
-  "accessToken",
-  "refreshToken",
+  "accesstoken",
+  "access_token",
+  "refreshtoken",
+  "refresh_token",
   "password",
   "secret",
-  "jwtSecret",
-] as const;
+]);
 
-const path = (key: string) => (/^[A-Za-z_$][\w$]*$/.test(key) ? key : `["${key}"]`);
-const member = (key: string) => (key.startsWith("[") ? key : `.${key}`);
-
-/**
- * pino `redact` paths: each secret key at the top level and nested up to three levels (a field's
- * object, its `headers`, an error's properties); pino wildcards match one level each.
- */
-export const REDACT_PATHS: string[] = SECRET_KEYS.flatMap((k) => {
-  const p = path(k);
-  return [p, `*${member(p)}`, `*.*${member(p)}`, `*.*.*${member(p)}`];
-});
+export function isSecretKey(key: string): boolean {
+  return SECRET_KEYS.has(key.toLowerCase());
+}
 
 const URI_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#"'@]*(?:@[^\s/?#"'@]*)*@/gi;
 const AUTH_SCHEME = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi;
@@ -55,8 +49,9 @@ export function scrubText(text: string): string {
 const MAX_DEPTH = 8;
 
 /**
- * `value` with every string in it scrubbed: plain objects and arrays are copied (never changed in
- * place: they belong to the caller), anything else (Date, ObjectId, class instances) is kept as is.
+ * `value` with every secret key's value replaced and every string scrubbed: plain objects and arrays
+ * are copied (never changed in place: they belong to the caller), anything else (Date, ObjectId, class
+ * instances) is kept as is.
  */
 export function scrub(value: unknown, depth = 0): unknown {
   if (typeof value === "string") return scrubText(value);
@@ -65,6 +60,6 @@ export function scrub(value: unknown, depth = 0): unknown {
   const proto = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) return value;
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = scrub(v, depth + 1);
+  for (const [k, v] of Object.entries(value)) out[k] = isSecretKey(k) ? REDACTED : scrub(v, depth + 1);
   return out;
 }

@@ -6,12 +6,12 @@
  *
  * Every line carries `component` and `node` (and whatever `with()` binds: `requestId` on ingest,
  * `connId` on tailers); errors go under `err` and are serialised by pino's err serializer. Secrets are
- * masked before anything is written (shared/log-redact.ts).
+ * masked before pino sees them (shared/log-redact.ts).
  */
 import { type DestinationStream, type Logger as Pino, pino, stdSerializers } from "pino";
 import { prettyFactory } from "pino-pretty";
 import { loadLogConfig } from "./config.ts";
-import { REDACT_PATHS, REDACTED, scrub, scrubText } from "./log-redact.ts";
+import { isSecretKey, REDACTED, scrub, scrubText } from "./log-redact.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 /** `text` is the name `pretty` had before pino; it is still accepted. */
@@ -75,7 +75,6 @@ function rootPino(options: LoggerOptions): Pino {
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
       serializers: { err: (err: unknown) => scrub(serializeError(err)) },
-      redact: { paths: REDACT_PATHS, censor: REDACTED },
     },
     destination(options, format !== "json"),
   );
@@ -91,7 +90,8 @@ function clean(fields: LogFields): LogFields {
   const out: LogFields = {};
   for (const [k, v] of Object.entries(fields)) {
     if (v === undefined) continue;
-    out[k] = k === "err" ? v : scrub(v instanceof Error ? serializeError(v) : v);
+    if (isSecretKey(k)) out[k] = REDACTED;
+    else out[k] = k === "err" ? v : scrub(v instanceof Error ? serializeError(v) : v);
   }
   return out;
 }

@@ -191,7 +191,7 @@ describe("ingest drain on SIGTERM", () => {
           }
           // A connection the server cut before reading a request on it: made as the listener closed
           // (still in its backlog), or idle when closed. Never read, so never written (checked below).
-          if (code === "UND_ERR_SOCKET" || code === "ECONNRESET") outcomes.reset++;
+          if (code === "UND_ERR_SOCKET" || code === "ECONNRESET" || code === "EPIPE") outcomes.reset++;
           else outcomes.unexpected.push(`${code}: ${(err as Error).message}`);
         }
       }

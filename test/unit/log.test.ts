@@ -117,7 +117,7 @@ describe("secrets never reach the output", () => {
     });
     log.info("auth", { authorization: `Basic ${basic}`, token: jwt, apiKey, key: apiKey, password });
     log.info("nested", { req: { headers: { authorization: `Bearer ${jwt}` } }, user: { password } });
-    log.info("deeper", { a: { b: { token: jwt } } });
+    log.info("deeper", { a: { b: { token: jwt, c: [{ d: { "X-Api-Key": apiKey, Password: password } }] } } });
     log.warn("bus not reachable yet", {
       err: Object.assign(new Error(`getaddrinfo ENOTFOUND for ${uri}`), { uri, token: jwt }),
     });
@@ -141,6 +141,13 @@ describe("secrets never reach the output", () => {
       expect(out).toContain("getaddrinfo ENOTFOUND");
     });
   }
+
+  it("leaves the caller's objects as they were", () => {
+    const { log } = capture();
+    const fields = { headers: { authorization: `Bearer ${jwt}` }, url: `${uri}` };
+    log.info("request", fields);
+    expect(fields).toEqual({ headers: { authorization: `Bearer ${jwt}` }, url: `${uri}` });
+  });
 
   it("scrubText keeps text without secrets as it is and masks each kind", () => {
     expect(scrubText("http://127.0.0.1:8080/v1/x@y")).toBe("http://127.0.0.1:8080/v1/x@y");
