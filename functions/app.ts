@@ -13,7 +13,9 @@ import type { Logger } from "../shared/log.ts";
 import type { MessageLimits } from "../shared/message.ts";
 import type { IngestEnv } from "./env.ts";
 import { type AuthOptions, callerAuth } from "./middleware/auth.ts";
+import { drainGate } from "./middleware/draining.ts";
 import { notFound, onError } from "./middleware/errors.ts";
+import { requestIds, requestLog } from "./middleware/request-log.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { historyRoutes } from "./routes/history.ts";
 import { ingestRoutes } from "./routes/ingest.ts";
@@ -29,10 +31,14 @@ export interface IngestAppDeps {
   corsOrigins: string[];
   auth: AuthOptions;
   log: Logger;
+  /** True once the process is shutting down (functions/drain.ts); runtimes that never drain leave it out. */
+  draining?: () => boolean;
 }
 
 export function createIngestApp(deps: IngestAppDeps): Hono<IngestEnv> {
   const app = new Hono<IngestEnv>();
+  app.use(requestIds());
+  app.use(requestLog(deps.log));
   app.use(secureHeaders({ crossOriginResourcePolicy: "cross-origin" }));
   if (deps.corsOrigins.length > 0) {
     app.use(
@@ -40,11 +46,13 @@ export function createIngestApp(deps: IngestAppDeps): Hono<IngestEnv> {
       cors({
         origin: deps.corsOrigins.includes("*") ? "*" : deps.corsOrigins,
         allowMethods: ["GET", "POST", "OPTIONS"],
-        allowHeaders: ["Content-Type", "Authorization", "Idempotency-Key"],
+        allowHeaders: ["Content-Type", "Authorization", "Idempotency-Key", "X-Request-Id"],
+        exposeHeaders: ["X-Request-Id"],
         maxAge: 600,
       }),
     );
   }
+  if (deps.draining) app.use(drainGate(deps.draining));
   app.use("/v1/*", callerAuth(deps.auth));
   app.route("/", healthRoutes(deps.ready));
   app.route("/", ingestRoutes(deps));

@@ -1,21 +1,43 @@
-/** Node entry: `npm run functions`. Serves the ingest app until SIGINT/SIGTERM, then drains. */
+/**
+ * Node entry: `npm run functions`. Serves the ingest app until SIGTERM or SIGINT, then drains
+ * (functions/drain.ts): new requests get 503 `node_draining`, those under way are answered, and the
+ * process exits 0 — or 1 if that takes longer than TAILCAST_DRAIN_TIMEOUT_MS. A second signal ends it
+ * at once.
+ */
 import type { AddressInfo } from "node:net";
 import { isTailcastError } from "../shared/errors.ts";
 import { createHttpServer } from "../shared/http-server.ts";
 import { orExit } from "../shared/startup.ts";
+import { IngestDrain } from "./drain.ts";
 import { createIngestRuntime } from "./runtime.ts";
 
-const { app, config, mongo, log, bus } = orExit("functions", () => createIngestRuntime());
+const drain = new IngestDrain();
+const { app, config, mongo, log, bus, writer } = orExit("functions", () =>
+  createIngestRuntime(process.env, undefined, () => drain.draining),
+);
 const server = createHttpServer(app.fetch);
+drain.track(server);
 server.listen(config.port, config.host, () => {
   const { port } = server.address() as AddressInfo;
   log.info("ingest listening", { url: `http://${config.host}:${port}`, port });
 });
 
 function shutdown(signal: string) {
-  log.info("shutting down", { signal });
-  server.close(() => void mongo.close().finally(() => process.exit(0)));
-  setTimeout(() => process.exit(0), 5000).unref();
+  log.info("shutting down", { signal, drainTimeoutMs: config.drainTimeoutMs });
+  setTimeout(() => {
+    log.error("drain timed out: exiting with requests unanswered", {
+      drainTimeoutMs: config.drainTimeoutMs,
+      inFlight: drain.inFlight,
+    });
+    process.exit(1);
+  }, config.drainTimeoutMs).unref();
+  drain.drain({ writerIdle: () => writer.idle(), closeDatabase: () => mongo.close(), log }).then(
+    () => process.exit(0),
+    (err: unknown) => {
+      log.error("drain failed", { err });
+      process.exit(1);
+    },
+  );
 }
 process.once("SIGINT", () => shutdown("SIGINT"));
 process.once("SIGTERM", () => shutdown("SIGTERM"));

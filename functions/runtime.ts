@@ -43,12 +43,19 @@ export interface IngestRuntime {
   log: Logger;
   /** The bus, set up on first use; cached per process. */
   bus: () => Promise<Collection<BusDoc>>;
+  /** The process's one writer (a drain waits for it to be idle). */
+  writer: BusWriter;
 }
 
 /** Reads and checks all configuration (including credentials) up front: a bad setup fails here, at start. */
-export function createIngestRuntime(env: Env = process.env, logger?: Logger): IngestRuntime {
+export function createIngestRuntime(
+  env: Env = process.env,
+  logger?: Logger,
+  /** Whether the process is shutting down (functions/drain.ts); only the Node entry drains. */
+  draining?: () => boolean,
+): IngestRuntime {
   const config = loadIngestConfig(env);
-  const log = logger ?? createLogger("functions", loadLogConfig(env));
+  const log = logger ?? createLogger("functions", { ...loadLogConfig(env), node: config.nodeId });
   const publishers = requirePublisherAuth(env);
   const jwt = publishers === "off" ? undefined : loadJwtConfig(env);
   if (publishers === "off") log.warn(AUTH_OFF_WARNING);
@@ -114,6 +121,7 @@ export function createIngestRuntime(env: Env = process.env, logger?: Logger): In
       historyRate: config.historyRate,
     },
     log,
+    ...(draining ? { draining } : {}),
   });
-  return { app, config, mongo, log, bus };
+  return { app, config, mongo, log, bus, writer };
 }

@@ -70,6 +70,8 @@ export interface BusConfig {
 export interface IngestConfig {
   host: string;
   port: number;
+  /** The process's name in logs (TAILCAST_NODE_ID, else `functions-<port>`). */
+  nodeId: string;
   bus: BusConfig;
   limits: MessageLimits;
   maxBodyBytes: number;
@@ -80,6 +82,8 @@ export interface IngestConfig {
   appendTimeoutMs: number;
   /** Messages waiting for the writer beyond which a publish is refused with 503. */
   writerQueueMax: number;
+  /** After SIGTERM, the process exits by then (functions/drain.ts). */
+  drainTimeoutMs: number;
   /** Publishes per second (and burst) for API keys configured without a rate of their own. */
   publishRate: { perSecond: number; burst: number };
   /** History reads per second (and burst) per subscriber-token subject. */
@@ -113,7 +117,7 @@ export interface TailerConfig {
 
 const logSchema = z.object({
   TAILCAST_LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
-  TAILCAST_LOG_FORMAT: z.enum(["text", "json"]).default("text"),
+  TAILCAST_LOG_FORMAT: z.enum(["json", "pretty", "text"]).default("json"),
 });
 
 export interface LogConfig {
@@ -155,10 +159,12 @@ export function loadIngestConfig(env: Env = process.env): IngestConfig {
   const s = readEnv(
     serverSchema.extend({
       PORT: int(0, 65535).default(8080),
+      TAILCAST_NODE_ID: z.string().min(1).max(100).optional(),
       TAILCAST_CORS_ORIGINS: list.default([]),
       TAILCAST_IDEMPOTENCY_WINDOW_SEC: int(1, 30 * 86400).default(86400),
       TAILCAST_APPEND_TIMEOUT_MS: int(100, 600_000).default(10_000),
       TAILCAST_WRITER_QUEUE_MAX: int(1, 10_000_000).default(10_000),
+      TAILCAST_DRAIN_TIMEOUT_MS: int(100, 3_600_000).default(30_000),
       TAILCAST_PUBLISH_RATE: int(1, 1_000_000).default(100),
       TAILCAST_PUBLISH_BURST: int(1, 1_000_000).optional(),
       TAILCAST_HISTORY_RATE: perSecond.default(10),
@@ -170,6 +176,7 @@ export function loadIngestConfig(env: Env = process.env): IngestConfig {
   return {
     host: s.HOST,
     port: s.PORT,
+    nodeId: s.TAILCAST_NODE_ID ?? `functions-${s.PORT}`,
     bus: loadBusConfig(env),
     limits,
     maxBodyBytes,
@@ -177,6 +184,7 @@ export function loadIngestConfig(env: Env = process.env): IngestConfig {
     idempotencyWindowSec: s.TAILCAST_IDEMPOTENCY_WINDOW_SEC,
     appendTimeoutMs: s.TAILCAST_APPEND_TIMEOUT_MS,
     writerQueueMax: s.TAILCAST_WRITER_QUEUE_MAX,
+    drainTimeoutMs: s.TAILCAST_DRAIN_TIMEOUT_MS,
     publishRate: {
       perSecond: s.TAILCAST_PUBLISH_RATE,
       burst: s.TAILCAST_PUBLISH_BURST ?? 2 * s.TAILCAST_PUBLISH_RATE,

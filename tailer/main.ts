@@ -8,7 +8,7 @@ import { startTailerNode } from "./node.ts";
 
 const config = orExit("tailer", () => loadTailerConfig());
 const logConfig = orExit(config.nodeId, () => loadLogConfig());
-const log = createLogger(config.nodeId, logConfig);
+const log = createLogger("tailer", { ...logConfig, node: config.nodeId });
 const subscribers = orExit(config.nodeId, () => requireSubscriberAuth(process.env));
 if (subscribers === "off") log.warn(AUTH_OFF_WARNING);
 const node = await startTailerNode(config, log, subscribers);

@@ -118,7 +118,7 @@ export async function startTailerNode(
   http.listen(config.port, config.host);
   await once(http, "listening");
   const port = (http.address() as AddressInfo).port;
-  log.info("tailer listening", { node: config.nodeId, url: `http://localhost:${port}/` });
+  log.info("tailer listening", { url: `http://localhost:${port}/` });
 
   // The bus may not be reachable yet: the live view keeps trying, then tails it for good.
   const started = live.start();

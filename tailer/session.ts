@@ -20,6 +20,7 @@
  * Refusals that can never succeed come before the one worth retrying, so a client is never sent
  * elsewhere to retry a subscribe that no node would accept.
  */
+import { randomBytes } from "node:crypto";
 import type { TokenVerifier } from "../shared/auth/jwt.ts";
 import type { BusHistory } from "../shared/bus/history.ts";
 import { ErrorCode, errorBody, isTailcastError, TailcastError } from "../shared/errors.ts";
@@ -164,6 +165,10 @@ export class SubscriberSession {
    */
   readonly #subs = new Map<string, symbol>();
   #closed = false;
+  /** Names this connection in the node's logs (README "Logs"). */
+  readonly id = randomBytes(6).toString("base64url");
+  /** The node's logger with this connection's `connId` on every line. */
+  readonly log: Logger;
 
   constructor(
     deps: SessionDeps,
@@ -177,6 +182,7 @@ export class SubscriberSession {
     this.#access = access;
     this.#subjects = subjects;
     this.#onClose = onClose;
+    this.log = deps.log.with({ connId: this.id });
   }
 
   /** The token's `sub`; null with auth off. */
@@ -196,7 +202,7 @@ export class SubscriberSession {
       if (type === "unsubscribe") return this.#unsubscribe(body) as ReplyTo[T];
       return (await this.#refresh(body)) as ReplyTo[T];
     } catch (err) {
-      if (!isTailcastError(err)) this.#deps.log.warn("subscriber request failed", { type, err });
+      if (!isTailcastError(err)) this.log.warn("subscriber request failed", { type, err });
       return errorReplyOf(err);
     }
   }
@@ -215,10 +221,11 @@ export class SubscriberSession {
     this.#subs.clear();
     this.#access.close();
     this.#onClose();
+    this.log.debug("client disconnected");
   }
 
   async #subscribe(body: unknown): Promise<SubscribedReply> {
-    const { tail, history, limits, log } = this.#deps;
+    const { tail, history, limits } = this.#deps;
     const { channel, since } = parseSubscribe(body, limits);
     this.#access.admit(channel, this.#subs);
     this.#takeSubscribe();
@@ -264,7 +271,7 @@ export class SubscriberSession {
       throw err;
     }
     const { recovered, position } = outcome;
-    if (!recovered) log.info("subscriber could not be fully recovered", { channel, since });
+    if (!recovered) this.log.info("subscriber could not be fully recovered", { channel, since });
     return { type: "subscribed", channel, offset: position.offset, epoch: position.epoch, recovered };
   }
 

@@ -120,7 +120,7 @@ export function attachSocketIo(http: HttpServer, deps: SocketIoDeps): TailcastIo
 
   io.on("connection", (socket) => {
     const { session } = socket.data;
-    deps.log.debug("client connected", { sid: socket.id, sub: session.subject });
+    session.log.debug("client connected", { transport: "socket.io", sid: socket.id, sub: session.subject });
     for (const type of REQUEST_TYPES) {
       socket.on(type, async (request: unknown, ack: unknown) => {
         replier(ack)(toAck(await session.handle(type, request)));

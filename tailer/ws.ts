@@ -150,7 +150,8 @@ export class WsEndpoint {
    * header. A refusal is an error frame then 1008, which a browser can read, unlike an HTTP 401.
    */
   async #accept(ws: WebSocket, req: IncomingMessage): Promise<void> {
-    ws.on("error", (err) => this.#deps.log.debug("ws peer error", { err }));
+    let log = this.#deps.log;
+    ws.on("error", (err) => log.debug("ws peer error", { err }));
     // Frames sent right after the handshake arrive while the token is being checked: keep them, or
     // `ws` would emit them to no listener and a client's first subscribe would vanish.
     const early: Array<[RawData, boolean]> = [];
@@ -168,6 +169,8 @@ export class WsEndpoint {
       return transport.disconnect(errorReplyOf(err).error);
     }
     if (ws.readyState !== WebSocket.OPEN) return session.close();
+    log = session.log;
+    log.debug("client connected", { transport: "ws", sub: session.subject });
     const peer: Peer = { alive: true, session };
     this.#peers.set(ws, peer);
     ws.on("pong", () => {
@@ -179,7 +182,7 @@ export class WsEndpoint {
     });
     const handle = (data: RawData, isBinary: boolean) => {
       this.#handle(ws, session, data, isBinary).catch((err: unknown) => {
-        this.#deps.log.error("ws request failed", { err });
+        log.error("ws request failed", { err });
         ws.close(1011, "internal error");
       });
     };

@@ -6,6 +6,7 @@ import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { MongoError } from "mongodb";
 import { ErrorCode, TailcastError, toErrorBody } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/log.ts";
+import type { IngestEnv } from "../env.ts";
 
 function busUnavailable(cause: unknown): TailcastError {
   return new TailcastError(ErrorCode.busUnavailable, "The message bus is unavailable; retry shortly.", {
@@ -20,8 +21,9 @@ export function errorResponse(c: Context, err: unknown): Response {
   return c.json(body, status as 400);
 }
 
-export function onError(log: Logger): ErrorHandler {
+export function onError(appLog: Logger): ErrorHandler<IngestEnv> {
   return (err, c) => {
+    const log = c.get("log") ?? appLog;
     if (err instanceof MongoError) log.warn("bus write failed", { err, path: c.req.path });
     else if (!(err instanceof TailcastError)) log.error("unhandled error", { err, path: c.req.path });
     return errorResponse(c, err);

@@ -47,7 +47,9 @@ async function main(): Promise<void> {
   // Local development: no credentials to set up. Both components say so loudly, and so does the demo page.
   const common: Record<string, string> = {
     MONGODB_URI: db.uri,
-    TAILCAST_LOG_FORMAT: "text",
+    TAILCAST_LOG_FORMAT: "pretty",
+    // The components write to a pipe (read here line by line); keep pino-pretty's colours for a terminal.
+    ...(process.stdout.isTTY ? { FORCE_COLOR: "1" } : {}),
     TAILCAST_AUTH: "off",
   };
   // FerretDB (docs/ferretdb.md): the project's build polls at the same cost at any bus size, but

@@ -80,6 +80,8 @@ export class BusWriter {
   #queue: Pending[] = [];
   #queuedDocs = 0;
   #draining = false;
+  /** Callers of `idle()` waiting for the queue to empty. */
+  #idle: Array<() => void> = [];
 
   constructor(bus: () => Promise<Collection<BusDoc>>, options: AppendOptions) {
     this.#bus = bus;
@@ -99,6 +101,15 @@ export class BusWriter {
       this.#queue.push({ messages, deadline, resolve, reject });
       if (!this.#draining) void this.#drain();
     });
+  }
+
+  /**
+   * Resolves once nothing is queued or being written: every group taken has been answered. A process
+   * that stops waits for it before closing its database client (functions/drain.ts).
+   */
+  idle(): Promise<void> {
+    if (!this.#draining && this.#queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
   }
 
   async #drain(): Promise<void> {
@@ -123,6 +134,7 @@ export class BusWriter {
       }
     } finally {
       this.#draining = false;
+      for (const resolve of this.#idle.splice(0)) resolve();
     }
   }
 

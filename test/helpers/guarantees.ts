@@ -238,6 +238,18 @@ export function receiptsOf(receipts: Receipt[], channel: string): Receipt[] {
   return receipts.filter((r) => r.channel === channel);
 }
 
+/** The gap positions of one JSON log line; nothing for a line that is not one. */
+function parseLogLine(line: string): { from?: number; to?: number } {
+  try {
+    const record = JSON.parse(line) as { from?: { offset?: unknown }; to?: { offset?: unknown } };
+    const from = record.from?.offset;
+    const to = record.to?.offset;
+    return typeof from === "number" && typeof to === "number" ? { from, to } : {};
+  } catch {
+    return {};
+  }
+}
+
 /**
  * What a node logged about gaps, next to what the bus holds: a gap whose missing offsets are still in
  * the bus was not caused by eviction (G2 violated at that node, not an honest G5 gap).
@@ -253,13 +265,11 @@ export async function gapReport(node: Component, uri: string, db: string): Promi
     const oldest = await bus.findOne({}, { sort: { offset: 1 }, projection: { _id: 0, offset: 1 } });
     const notes: string[] = [`oldest offset in the bus now: ${oldest?.offset}`];
     for (const line of logged) {
-      const from = /from="\{\\"offset\\":(\d+)/.exec(line)?.[1];
-      const to = /to="\{\\"offset\\":(\d+)/.exec(line)?.[1];
+      // Components log JSON lines (shared/log.ts): the gap's `from` and `to` are positions.
+      const { from, to } = parseLogLine(line);
       if (from === undefined || to === undefined) continue;
-      const held = await bus.countDocuments({ offset: { $gt: Number(from), $lt: Number(to) } });
-      notes.push(
-        `gap ${from} → ${to}: ${held} of the ${Number(to) - Number(from) - 1} skipped offsets are in the bus`,
-      );
+      const held = await bus.countDocuments({ offset: { $gt: from, $lt: to } });
+      notes.push(`gap ${from} → ${to}: ${held} of the ${to - from - 1} skipped offsets are in the bus`);
     }
     return notes;
   });

@@ -25,6 +25,8 @@ export function componentEnv(opts: StackOptions): Record<string, string> {
     MONGODB_URI: opts.uri ?? inject("mongodbUri"),
     TAILCAST_DB: opts.db,
     TAILCAST_LOG_LEVEL: "warn",
+    // JSON lines whatever the developer's environment says: helpers parse them (guarantees.ts).
+    TAILCAST_LOG_FORMAT: "json",
     // Auth has its own tests (auth-*.test.ts); everything else runs with it off, as `npm start` does.
     TAILCAST_AUTH: "off",
     // Small buses keep FerretDB's cursor opens and bus reads cheap (docs/ferretdb.md); tests that need overflow shrink them further.

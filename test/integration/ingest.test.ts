@@ -3,9 +3,10 @@
  * concurrent writers, history, refusing a non-capped collection, and bad input that stores nothing.
  */
 import { once } from "node:events";
-import { connect, type Socket } from "node:net";
+import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type Component, startComponent } from "../../infra/local/component.ts";
+import { responseReader } from "../helpers/raw-http.ts";
 import {
   componentEnv,
   post,
@@ -238,49 +239,3 @@ describe("ingest function (real process, real database)", () => {
     });
   });
 });
-
-interface RawResponse {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-/** Reads HTTP/1.1 responses with a Content-Length off a raw socket, one `next()` per response. */
-function responseReader(socket: Socket): { next(): Promise<RawResponse> } {
-  let buffered = Buffer.alloc(0);
-  let wake: (() => void) | undefined;
-  let closed = false;
-  socket.on("data", (chunk: Buffer) => {
-    buffered = Buffer.concat([buffered, chunk]);
-    wake?.();
-  });
-  socket.on("close", () => {
-    closed = true;
-    wake?.();
-  });
-  const parse = (): RawResponse | null => {
-    const end = buffered.indexOf("\r\n\r\n");
-    if (end < 0) return null;
-    const [statusLine = "", ...lines] = buffered.subarray(0, end).toString("latin1").split("\r\n");
-    const headers = Object.fromEntries(
-      lines.map((l) => [l.slice(0, l.indexOf(":")).toLowerCase(), l.slice(l.indexOf(":") + 1).trim()]),
-    );
-    const length = Number(headers["content-length"] ?? 0);
-    if (buffered.length < end + 4 + length) return null;
-    const body = buffered.subarray(end + 4, end + 4 + length).toString("utf8");
-    buffered = buffered.subarray(end + 4 + length);
-    return { status: Number(statusLine.split(" ")[1]), headers, body };
-  };
-  return {
-    async next() {
-      for (;;) {
-        const res = parse();
-        if (res) return res;
-        if (closed) throw new Error("connection closed before a whole response arrived");
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-      }
-    },
-  };
-}

@@ -199,4 +199,26 @@ describe("BusWriter", () => {
     expect(rb.status === "fulfilled" && rb.value.map((r) => r.offset)).toEqual([102]);
     expect(rc.status).toBe("rejected");
   });
+
+  it("idle() resolves at once with nothing queued, else only after every queued group is answered", async () => {
+    const bus = new FakeBus();
+    const w = writer(bus);
+    await w.idle();
+    let release!: () => void;
+    bus.gate = new Promise((r) => {
+      release = r;
+    });
+    const settled: string[] = [];
+    const first = w.append(items(1, "first")).then(() => settled.push("first"));
+    // Queued behind the insert in flight: a group of its own, written once the first is answered.
+    const second = w.append(items(2, "second")).then(() => settled.push("second"));
+    const idle = w.idle().then(() => settled.push("idle"));
+    await Promise.resolve();
+    expect(settled).toEqual([]);
+    bus.gate = null;
+    release();
+    await Promise.all([first, second, idle]);
+    expect(settled).toEqual(["first", "second", "idle"]);
+    expect(bus.inserts.map((docs) => docs.map((d) => d.channel))).toEqual([["first"], ["second", "second"]]);
+  });
 });

@@ -3,6 +3,7 @@ import {
   DEFAULT_MONGODB_URI,
   loadBusConfig,
   loadIngestConfig,
+  loadLogConfig,
   loadTailerConfig,
 } from "../../shared/config.ts";
 import { ErrorCode, TailcastError } from "../../shared/errors.ts";
@@ -51,6 +52,7 @@ describe("defaults from an empty environment", () => {
     expect(loadIngestConfig({})).toEqual({
       host: "0.0.0.0",
       port: 8080,
+      nodeId: "functions-8080",
       bus: loadBusConfig({}),
       limits: { ...defaultMessageLimits },
       maxBodyBytes: 1024 * 1024,
@@ -58,6 +60,7 @@ describe("defaults from an empty environment", () => {
       idempotencyWindowSec: 86400,
       appendTimeoutMs: 10_000,
       writerQueueMax: 10_000,
+      drainTimeoutMs: 30_000,
       publishRate: { perSecond: 100, burst: 200 },
       historyRate: { perSecond: 10, burst: 20 },
     });
@@ -152,6 +155,20 @@ describe("overrides", () => {
     expect(config.awaitMs).toBe(50);
     expect(config.batchSize).toBe(1);
     expect(loadTailerConfig({ PORT: "9000", TAILCAST_NODE_ID: "edge-a" }).nodeId).toBe("edge-a");
+  });
+
+  it("ingest node id and drain timeout; PORT renames the default node id", () => {
+    expect(loadIngestConfig({ PORT: "9000" }).nodeId).toBe("functions-9000");
+    expect(loadIngestConfig({ TAILCAST_NODE_ID: "ingest-a" }).nodeId).toBe("ingest-a");
+    expect(loadIngestConfig({ TAILCAST_DRAIN_TIMEOUT_MS: "5000" }).drainTimeoutMs).toBe(5000);
+    expectRefused(loadIngestConfig, { TAILCAST_DRAIN_TIMEOUT_MS: "50" }, "TAILCAST_DRAIN_TIMEOUT_MS");
+  });
+
+  it("log format: json by default, pretty (or its old name text) on request", () => {
+    expect(loadLogConfig({})).toEqual({ level: "info", format: "json" });
+    expect(loadLogConfig({ TAILCAST_LOG_FORMAT: "pretty" }).format).toBe("pretty");
+    expect(loadLogConfig({ TAILCAST_LOG_FORMAT: "text" }).format).toBe("text");
+    expectRefused(loadLogConfig, { TAILCAST_LOG_FORMAT: "xml" }, "TAILCAST_LOG_FORMAT");
   });
 
   it("PORT=0 is allowed when set explicitly (ephemeral port for tests)", () => {

@@ -27,6 +27,7 @@ const server = (code: number, errmsg = "x", errorLabels?: string[]) =>
 describe("TailcastError", () => {
   const expectedStatus: Record<ErrorCode, number> = {
     invalid_json: 400,
+    node_draining: 503,
     token_expired: 401,
     headers_too_large: 431,
     invalid_idempotency_key: 400,

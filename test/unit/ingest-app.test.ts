@@ -533,7 +533,98 @@ describe("failures of the write itself", () => {
     expect(res.headers.get("retry-after")).toBeNull();
     const err = await expectError(res, 500, "internal_error");
     expect(err.message).toBe("Internal error.");
-    expect(h.logs.some((line) => line.includes("unhandled error"))).toBe(true);
+    const logged = h.logs.map((line) => JSON.parse(line)).find((r) => r.msg === "unhandled error");
+    expect(logged).toMatchObject({ level: "error", requestId: res.headers.get("x-request-id") });
+    expect(logged.err).toMatchObject({ type: "Error", message: "secret detail at /srv/functions/x.ts:12" });
+  });
+});
+
+describe("request ids", () => {
+  const debugHarness = (overrides: Partial<IngestAppDeps> = {}) => {
+    const lines: string[] = [];
+    const log = createLogger("test", { level: "debug", format: "json", write: (l) => lines.push(l) });
+    const h = harness({ log, ...overrides });
+    return { ...h, records: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
+  };
+
+  it("a sane X-Request-Id is kept, echoed and on the request's log line", async () => {
+    const h = debugHarness();
+    const res = await get(h.app, "/healthz", { "x-request-id": "lb-7f3a_9=" });
+    expect(res.headers.get("x-request-id")).toBe("lb-7f3a_9=");
+    expect(h.records()).toEqual([
+      expect.objectContaining({
+        msg: "request",
+        requestId: "lb-7f3a_9=",
+        method: "GET",
+        path: "/healthz",
+        status: 200,
+      }),
+    ]);
+  });
+
+  it("a missing, too long or odd X-Request-Id is replaced by a new UUID, one per request", async () => {
+    const h = debugHarness();
+    const given = [undefined, "x".repeat(129), "a b", "<script>", "x/../y"];
+    const ids: string[] = [];
+    for (const id of given) {
+      const res = await get(h.app, "/nowhere", id === undefined ? {} : { "x-request-id": id });
+      ids.push(res.headers.get("x-request-id") ?? "");
+    }
+    for (const id of ids)
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(new Set(ids).size).toBe(given.length);
+    expect(h.records().map((r) => [r.requestId, r.status])).toEqual(ids.map((id) => [id, 404]));
+  });
+
+  it("every line of a failing request carries its id (the error and the request line)", async () => {
+    const h = debugHarness({
+      writer: async () => {
+        throw new MongoNetworkError("connection reset");
+      },
+    });
+    const res = await post(h.app, channelPath("chat"), '{"data":1}', {
+      ...JSON_TYPE,
+      "x-request-id": "req-1",
+    });
+    expect(res.status).toBe(503);
+    expect(h.records().map((r) => [r.msg, r.requestId, r.status])).toEqual([
+      ["bus write failed", "req-1", undefined],
+      ["request", "req-1", 503],
+    ]);
+  });
+});
+
+describe("draining (functions/drain.ts)", () => {
+  it("answers everything but /healthz 503 node_draining with Retry-After, before auth or any write", async () => {
+    let draining = false;
+    const { writer, appended } = recordingWriter();
+    const h = harness({
+      writer: async () => writer,
+      ready: async () => {},
+      draining: () => draining,
+      auth: {
+        publishers: { ids: ["k"], verify: () => null } as unknown as IngestAppDeps["auth"]["publishers"],
+        subscribers: undefined,
+        limiter: createRateLimiter(),
+        defaultRate: { perSecond: 100, burst: 200 },
+        historyRate: { perSecond: 10, burst: 20 },
+      },
+    });
+    expect((await get(h.app, "/readyz")).status).toBe(200);
+    draining = true;
+    for (const res of [
+      await get(h.app, "/readyz"),
+      await post(h.app, channelPath("chat"), '{"data":1}'),
+      await post(h.app, "/v1/messages", '{"messages":[]}'),
+      await get(h.app, channelPath("chat")),
+    ]) {
+      expect(res.headers.get("retry-after")).toBe("1");
+      expect(res.headers.get("x-request-id")).not.toBeNull();
+      await expectError(res, 503, "node_draining");
+    }
+    expect((await get(h.app, "/healthz")).status).toBe(200);
+    expect(appended).toEqual([]);
+    expect(h.calls.ready).toBe(1);
   });
 });
 

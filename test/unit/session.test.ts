@@ -338,6 +338,26 @@ describe("subscribe", () => {
       error: { code: ErrorCode.internal, message: "Internal error." },
     });
   });
+
+  it('logs about a connection carry its own connId (README "Logs")', async () => {
+    const lines: string[] = [];
+    const log = createLogger("tailer", { level: "debug", format: "json", write: (l) => lines.push(l) });
+    const { bus, connect } = setup({ log }, 2);
+    bus.readRange = async () => {
+      throw new Error("connection reset by 10.0.0.7");
+    };
+    const one = await connect();
+    const two = await connect();
+    expect(one.session.id).not.toBe(two.session.id);
+    await one.session.handle("subscribe", { channel: "a", since: { offset: 2, epoch: EPOCH } });
+    two.session.close();
+    const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(records.map((r) => [r.msg, r.connId])).toEqual([
+      ["subscriber request failed", one.session.id],
+      ["client disconnected", two.session.id],
+    ]);
+    expect(records[0]?.err).toMatchObject({ type: "Error", message: "connection reset by 10.0.0.7" });
+  });
 });
 
 describe("subscribe rate", () => {
