@@ -109,6 +109,33 @@ export interface TailerConfig {
   maxConnectionsPerIp: number;
   /** Subscribes per second (and burst) per connection, and per token subject across its connections. */
   subscribeRate: { perSecond: number; burst: number };
+  /** Bearer token of the operator endpoints (POST /admin/drain); undefined: they answer 403. */
+  adminToken: string | undefined;
+  drain: DrainConfig;
+}
+
+/** The graceful drain (README "Drain"; tailer/drain.ts). */
+export interface DrainConfig {
+  /** Clients are told to move spread evenly over this many milliseconds. */
+  windowMs: number;
+  /** The process has exited before this many milliseconds after the drain began. */
+  timeoutMs: number;
+}
+
+const drainSchema = z
+  .object({
+    TAILCAST_DRAIN_WINDOW_MS: int(0, 3_600_000).default(10_000),
+    TAILCAST_DRAIN_TIMEOUT_MS: int(100, 3_600_000).default(30_000),
+  })
+  .refine((d) => d.TAILCAST_DRAIN_WINDOW_MS < d.TAILCAST_DRAIN_TIMEOUT_MS, {
+    message:
+      "must be less than TAILCAST_DRAIN_TIMEOUT_MS (clients are told to move before the process exits)",
+    path: ["TAILCAST_DRAIN_WINDOW_MS"],
+  });
+
+export function loadDrainConfig(env: Env = process.env): DrainConfig {
+  const d = readEnv(drainSchema, env);
+  return { windowMs: d.TAILCAST_DRAIN_WINDOW_MS, timeoutMs: d.TAILCAST_DRAIN_TIMEOUT_MS };
 }
 
 const logSchema = z.object({
@@ -206,6 +233,10 @@ export function loadTailerConfig(env: Env = process.env): TailerConfig {
       TAILCAST_MAX_CONNECTIONS_PER_IP: int(0, 1_000_000).default(0),
       TAILCAST_SUBSCRIBE_RATE: perSecond.default(10),
       TAILCAST_SUBSCRIBE_BURST: int(1, 1_000_000).optional(),
+      TAILCAST_ADMIN_TOKEN: z
+        .string()
+        .regex(/^\S+$/, "must not contain white space (it travels in an Authorization: Bearer header)")
+        .optional(),
     }),
     env,
   );
@@ -234,5 +265,7 @@ export function loadTailerConfig(env: Env = process.env): TailerConfig {
         s.TAILCAST_SUBSCRIBE_BURST ??
         Math.max(s.TAILCAST_MAX_SUBSCRIPTIONS, twice(s.TAILCAST_SUBSCRIBE_RATE)),
     },
+    adminToken: s.TAILCAST_ADMIN_TOKEN,
+    drain: loadDrainConfig(env),
   };
 }

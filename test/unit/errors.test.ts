@@ -50,6 +50,7 @@ describe("TailcastError", () => {
     unsupported_media_type: 415,
     rate_limited: 429,
     bus_unavailable: 503,
+    node_draining: 503,
     bus_not_capped: 500,
     invalid_config: 500,
     internal_error: 500,

@@ -46,6 +46,14 @@ class FakeTransport implements SessionTransport {
   gap(notice: GapNotice): void {
     this.gaps.push(notice);
   }
+  /** How many times the connection was told to move (the node is draining). */
+  movedOn = 0;
+  moveOn(): boolean {
+    if (!this.open) return false;
+    this.movedOn++;
+    this.open = false;
+    return true;
+  }
   /** How many messages had been received each time a replay waited for this connection to drain. */
   readonly drainWaits: number[] = [];
   drained(): Promise<void> {
