@@ -50,4 +50,5 @@ async function shutdown(signal: string) {
   process.exit(0);
 }
 process.once("SIGINT", () => void shutdown("SIGINT"));
-process.once("SIGTERM", () => void node.drain("SIGTERM").catch(ignoreError)); // onDrain reports it
+// Every SIGTERM joins the one drain: a repeated signal must not cut it short (SIGKILL does that).
+process.on("SIGTERM", () => void node.drain("SIGTERM").catch(ignoreError)); // onDrain reports it

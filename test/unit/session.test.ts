@@ -449,6 +449,28 @@ describe("connections", () => {
     expect(transport.received).toEqual([]);
   });
 
+  it("moveOn tells a connection once, and never one that is closed (the node is draining)", async () => {
+    const { connect } = setup();
+    const first = await connect();
+    expect(first.session.moveOn()).toBe(true);
+    expect(first.session.moveOn()).toBe(false);
+    expect(first.transport.movedOn).toBe(1);
+    const second = await connect();
+    second.session.close();
+    expect(second.session.moveOn()).toBe(false);
+    expect(second.transport.movedOn).toBe(0);
+  });
+
+  it("a transport that cannot tell yet (still connecting) is told by a later moveOn", async () => {
+    const { connect } = setup();
+    const { transport, session } = await connect();
+    transport.open = false;
+    expect(session.moveOn()).toBe(false);
+    transport.open = true;
+    expect(session.moveOn()).toBe(true);
+    expect(transport.movedOn).toBe(1);
+  });
+
   it("disconnects with token_expired when the token runs out unrefreshed", async () => {
     vi.useFakeTimers();
     const { connect } = setup();
