@@ -1,13 +1,16 @@
 /**
  * The client: one connection at a time to one node of the list, reconnecting with jittered backoff to
  * the next node when it fails, resubscribing every channel from its last position so the application
- * sees each message once, in order (G4), and hearing about what could not be recovered (G5).
+ * sees each message once, in order (G4), and hearing about what could not be recovered (G5). A node
+ * that is draining sends it to another node at once (README "Drain"; reconnect.ts).
  */
-import { backoffDelay, sleep } from "../shared/backoff.ts";
+import { sleep } from "../shared/backoff.ts";
 import type { Envelope } from "../shared/message.ts";
 import type { Position } from "../shared/offsets.ts";
+import { DRAINING_CODE } from "../shared/protocol/drain-signal.ts";
 import { Emitter } from "./emitter.ts";
 import { afterAck, isDuplicate } from "./positions.ts";
+import { initialReconnectState, nextAttempt, type SessionEnd } from "./reconnect.ts";
 import { socketIoConnect } from "./socketio-transport.ts";
 import { type Connect, type Connection, ConnectRefused, type GapNotice } from "./transport.ts";
 import type {
@@ -59,6 +62,8 @@ class TailcastClient implements Client {
   readonly #options: ClientOptions;
   readonly #connect: Connect;
   readonly #nextUrl: () => string;
+  /** Distinct node URLs. */
+  readonly #nodes: number;
   readonly #events = new Emitter<ClientEvents>((err) => console.error("tailcast client listener threw", err));
   readonly #subs = new Map<string, Sub>();
   readonly #stop = new AbortController();
@@ -68,6 +73,7 @@ class TailcastClient implements Client {
   constructor(options: ClientOptions) {
     this.#options = options;
     this.#nextUrl = urlPicker(options.urls, options.pickUrl);
+    this.#nodes = new Set(options.urls).size;
     if (options.transport === "socket.io") {
       this.#connect = socketIoConnect;
     } else {
@@ -128,24 +134,37 @@ class TailcastClient implements Client {
   }
 
   async #run(): Promise<void> {
-    for (let failures = 0; !this.#stop.signal.aborted; ) {
+    let state = initialReconnectState;
+    let avoid: string | null = null;
+    while (!this.#stop.signal.aborted) {
       this.#setState("connecting");
-      const healthy = await this.#runSession(this.#nextUrl());
+      const url = this.#pick(avoid);
+      const end = await this.#runSession(url);
       if (this.#stop.signal.aborted) break;
-      this.#setState("connecting"); // reconnecting, after the backoff delay
-      failures = healthy ? 0 : failures + 1;
-      await sleep(backoffDelay(failures, this.#options.backoff), this.#stop.signal);
+      this.#setState("connecting"); // reconnecting, after the backoff delay (none after a drain signal)
+      const next = nextAttempt(state, end, this.#nodes, this.#options.backoff);
+      state = next.state;
+      avoid = end.drained ? url : null;
+      if (next.delayMs > 0) await sleep(next.delayMs, this.#stop.signal);
     }
     this.#setState("disconnected");
   }
 
-  /** One connection, from connect to its end. True if it got as far as every subscription being acknowledged. */
-  async #runSession(url: string): Promise<boolean> {
+  /** The next URL, other than `avoid` (a node that is draining) while the list has another. */
+  #pick(avoid: string | null): string {
+    let url = this.#nextUrl();
+    for (let i = 1; url === avoid && i < this.#options.urls.length; i++) url = this.#nextUrl();
+    return url;
+  }
+
+  /** One connection, from connect to its end: whether every subscription was acknowledged, and whether the node sent the drain signal. */
+  async #runSession(url: string): Promise<SessionEnd> {
     let ended!: (reason: string) => void;
     const end = new Promise<string>((resolve) => {
       ended = resolve;
     });
     let session: Session | null = null;
+    let drained = false;
     let conn: Connection;
     try {
       const token = await this.#token();
@@ -161,14 +180,20 @@ class TailcastClient implements Client {
             if (session !== null && this.#session === session) this.#gap(notice);
           },
           refused: (code, message) => this.#events.emit("error", { channel: null, error: { code, message } }),
+          draining: () => {
+            drained = true;
+          },
           closed: (reason) => ended(reason),
         },
       });
     } catch (err) {
+      // A draining node refusing the handshake is no error: the client just goes elsewhere.
+      if (err instanceof ConnectRefused && err.code === DRAINING_CODE)
+        return { healthy: false, drained: true };
       if (err instanceof ConnectRefused) {
         this.#events.emit("error", { channel: null, error: { code: err.code, message: err.message } });
       }
-      return false;
+      return { healthy: false, drained: false };
     }
     session = {
       url,
@@ -180,7 +205,7 @@ class TailcastClient implements Client {
     };
     if (this.#stop.signal.aborted) {
       conn.close();
-      return false;
+      return { healthy: false, drained };
     }
     // Taken before the session is visible: a listener below that subscribes sends its own request.
     const subs = [...this.#subs.values()];
@@ -193,7 +218,7 @@ class TailcastClient implements Client {
     if (!healthy) session.drop("subscribe failed");
     await end;
     this.#session = null;
-    return healthy;
+    return { healthy, drained };
   }
 
   async #token(): Promise<string | undefined> {

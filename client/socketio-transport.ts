@@ -4,6 +4,7 @@
  */
 import type { Socket } from "socket.io-client";
 import { isPlainObject } from "../shared/json.ts";
+import { DRAINING_CODE, DRAINING_EVENT } from "../shared/protocol/drain-signal.ts";
 import type { ClientToServerEvents, ServerToClientEvents } from "../shared/protocol/replies.ts";
 import {
   type Connect,
@@ -31,6 +32,9 @@ export const socketIoConnect: Connect = async ({ url, token, timeoutMs, handlers
     // `gap` is reserved: no message is ever emitted under that name (shared/message.ts).
     if (event === "gap") {
       if (isGapNotice(payload)) handlers.gap(payload);
+    } else if (event === DRAINING_EVENT) {
+      // The node is draining (README "Drain"): a server disconnect follows. Reserved, never a message.
+      if (isPlainObject(payload) && payload.code === DRAINING_CODE) handlers.draining();
     } else if (event === "error") {
       // The node ends the connection (README "Socket.IO", e.g. token_expired); `error` is reserved, never a message.
       const { code, message } = isPlainObject(payload) ? payload : {};

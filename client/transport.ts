@@ -15,6 +15,8 @@ export interface ConnectionHandlers {
   gap(notice: GapNotice): void;
   /** The node refused or ended the connection with a code (`unauthorized`, `token_expired`, …). */
   refused(code: string, message: string): void;
+  /** The node is draining and asked this client to move to another node (README "Drain"); `closed` follows. */
+  draining(): void;
   /** Called once, when the connection is gone for whatever reason (not after `close()`). */
   closed(reason: string): void;
 }
@@ -41,7 +43,10 @@ export function unanswered(code: "disconnected" | "timeout", message: string): S
   return { ok: false, error: { code, message } };
 }
 
-/** The node refused the connection with a code (e.g. `unauthorized`): reported to the application. */
+/**
+ * The node refused the connection with a code: `unauthorized` and the like are reported to the
+ * application; `node_draining` sends the client to another node at once.
+ */
 export class ConnectRefused extends Error {
   readonly code: string;
   constructor(code: string, message: string) {

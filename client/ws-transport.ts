@@ -2,6 +2,7 @@
 
 import { isPlainObject } from "../shared/json.ts";
 import { ignoreError } from "../shared/promises.ts";
+import { DRAIN_CLOSE_CODE } from "../shared/protocol/drain-signal.ts";
 import type { SubscribeAck } from "../shared/protocol/replies.ts";
 import type { WsClientFrame } from "../shared/protocol/ws-frames.ts";
 import { type Connect, type Connection, isEnvelope, isGapNotice, unanswered } from "./transport.ts";
@@ -77,7 +78,11 @@ export function wsConnector(Ctor: typeof WebSocket): Connect {
         clearTimeout(timer);
         resolve(connection);
       };
-      ws.onclose = (ev) => end(`closed (${ev.code}${ev.reason ? ` ${ev.reason}` : ""})`, true);
+      ws.onclose = (ev) => {
+        // A draining node closes with 1012, also to refuse a connection (README "Drain").
+        if (opened && !ended && ev.code === DRAIN_CLOSE_CODE) handlers.draining();
+        end(`closed (${ev.code}${ev.reason ? ` ${ev.reason}` : ""})`, true);
+      };
       ws.onerror = ignoreError; // a close event follows and says the rest
       ws.onmessage = (ev) => {
         if (ended) return;

@@ -113,6 +113,36 @@ export interface TailerConfig {
   maxConnectionsPerIp: number;
   /** Subscribes per second (and burst) per connection, and per token subject across its connections. */
   subscribeRate: { perSecond: number; burst: number };
+  /** Bearer token of the operator endpoints (POST /admin/drain); undefined: they answer 403. */
+  adminToken: string | undefined;
+  drain: DrainConfig;
+}
+
+/** The graceful drain (README "Drain"; tailer/drain.ts). */
+export interface DrainConfig {
+  /** Clients are told to move spread evenly over this many milliseconds. */
+  windowMs: number;
+  /** The process has exited before this many milliseconds after the drain began. */
+  timeoutMs: number;
+}
+
+/** Both halves drain on SIGTERM and have exited before this. */
+const drainTimeoutMs = int(100, 3_600_000).default(30_000);
+
+const drainSchema = z
+  .object({
+    TAILCAST_DRAIN_WINDOW_MS: int(0, 3_600_000).default(10_000),
+    TAILCAST_DRAIN_TIMEOUT_MS: drainTimeoutMs,
+  })
+  .refine((d) => d.TAILCAST_DRAIN_WINDOW_MS < d.TAILCAST_DRAIN_TIMEOUT_MS, {
+    message:
+      "must be less than TAILCAST_DRAIN_TIMEOUT_MS (clients are told to move before the process exits)",
+    path: ["TAILCAST_DRAIN_WINDOW_MS"],
+  });
+
+export function loadDrainConfig(env: Env = process.env): DrainConfig {
+  const d = readEnv(drainSchema, env);
+  return { windowMs: d.TAILCAST_DRAIN_WINDOW_MS, timeoutMs: d.TAILCAST_DRAIN_TIMEOUT_MS };
 }
 
 const logSchema = z.object({
@@ -164,7 +194,7 @@ export function loadIngestConfig(env: Env = process.env): IngestConfig {
       TAILCAST_IDEMPOTENCY_WINDOW_SEC: int(1, 30 * 86400).default(86400),
       TAILCAST_APPEND_TIMEOUT_MS: int(100, 600_000).default(10_000),
       TAILCAST_WRITER_QUEUE_MAX: int(1, 10_000_000).default(10_000),
-      TAILCAST_DRAIN_TIMEOUT_MS: int(100, 3_600_000).default(30_000),
+      TAILCAST_DRAIN_TIMEOUT_MS: drainTimeoutMs,
       TAILCAST_PUBLISH_RATE: int(1, 1_000_000).default(100),
       TAILCAST_PUBLISH_BURST: int(1, 1_000_000).optional(),
       TAILCAST_HISTORY_RATE: perSecond.default(10),
@@ -214,6 +244,10 @@ export function loadTailerConfig(env: Env = process.env): TailerConfig {
       TAILCAST_MAX_CONNECTIONS_PER_IP: int(0, 1_000_000).default(0),
       TAILCAST_SUBSCRIBE_RATE: perSecond.default(10),
       TAILCAST_SUBSCRIBE_BURST: int(1, 1_000_000).optional(),
+      TAILCAST_ADMIN_TOKEN: z
+        .string()
+        .regex(/^\S+$/, "must not contain white space (it travels in an Authorization: Bearer header)")
+        .optional(),
     }),
     env,
   );
@@ -242,5 +276,7 @@ export function loadTailerConfig(env: Env = process.env): TailerConfig {
         s.TAILCAST_SUBSCRIBE_BURST ??
         Math.max(s.TAILCAST_MAX_SUBSCRIPTIONS, twice(s.TAILCAST_SUBSCRIBE_RATE)),
     },
+    adminToken: s.TAILCAST_ADMIN_TOKEN,
+    drain: loadDrainConfig(env),
   };
 }

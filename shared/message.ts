@@ -79,6 +79,7 @@ export const RESERVED_EVENTS: ReadonlySet<string> = new Set([
   "subscribed",
   "refresh",
   "gap",
+  "tailcast:draining",
 ]);
 
 export function validateChannel(channel: unknown, limits: MessageLimits): string {

@@ -4,6 +4,7 @@ import { loadLogConfig, loadTailerConfig } from "../shared/config.ts";
 import { createLogger } from "../shared/log.ts";
 import { ignoreError } from "../shared/promises.ts";
 import { orExit } from "../shared/startup.ts";
+import { exitDeadline } from "./drain-plan.ts";
 import { startTailerNode } from "./node.ts";
 
 const config = orExit("tailer", () => loadTailerConfig());
@@ -11,13 +12,34 @@ const logConfig = orExit(config.nodeId, () => loadLogConfig());
 const log = createLogger("tailer", { ...logConfig, node: config.nodeId });
 const subscribers = orExit(config.nodeId, () => requireSubscriberAuth(process.env));
 if (subscribers === "off") log.warn(AUTH_OFF_WARNING);
-const node = await startTailerNode(config, log, subscribers);
+
+// A drain (SIGTERM or POST /admin/drain, README "Drain") ends with the process: when the node has
+// stopped, or at the deadline before TAILCAST_DRAIN_TIMEOUT_MS, whichever comes first.
+const onDrain = (stopped: Promise<void>) => {
+  setTimeout(() => {
+    log.warn("the drain did not finish before its deadline; exiting", { timeoutMs: config.drain.timeoutMs });
+    process.exit(0);
+  }, exitDeadline(config.drain)).unref();
+  stopped.then(
+    () => {
+      log.info("drained; exiting");
+      process.exit(0);
+    },
+    (err: unknown) => {
+      log.error("the drain failed; exiting", { err });
+      process.exit(0);
+    },
+  );
+};
+
+const node = await startTailerNode(config, log, subscribers, { onDrain });
 node.fatal.catch(async (err: unknown) => {
   log.error("cannot tail the bus", { err });
   await node.stop().catch(ignoreError); // exiting anyway; the fatal error is logged above
   process.exit(1);
 });
 
+// SIGINT (Ctrl-C in a terminal) stops at once; SIGTERM (process managers, Kubernetes) drains.
 let stopping = false;
 async function shutdown(signal: string) {
   if (stopping) return;
@@ -28,4 +50,5 @@ async function shutdown(signal: string) {
   process.exit(0);
 }
 process.once("SIGINT", () => void shutdown("SIGINT"));
-process.once("SIGTERM", () => void shutdown("SIGTERM"));
+// Every SIGTERM joins the one drain: a repeated signal must not cut it short (SIGKILL does that).
+process.on("SIGTERM", () => void node.drain("SIGTERM").catch(ignoreError)); // onDrain reports it

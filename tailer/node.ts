@@ -1,7 +1,8 @@
 /**
  * A tailer node: wiring and HTTP. The live view of the bus (live.ts) feeds the fan-out of both
  * transports (socketio.ts, ws.ts), whose subscribers are served by one session (session.ts). HTTP:
- * health, readiness, /stats and the demo page. `startTailerNode` is what main.ts runs and what tests
+ * health, readiness, /stats, the admin endpoints (admin.ts) and the demo page. The graceful drain is
+ * drain.ts. `startTailerNode` is what main.ts runs and what tests
  * start in a child process.
  */
 import { once } from "node:events";
@@ -17,8 +18,10 @@ import { cachedUntilFailure } from "../shared/lazy.ts";
 import type { Logger } from "../shared/log.ts";
 import { createMongo } from "../shared/mongo.ts";
 import { ignoreError, withTimeout } from "../shared/promises.ts";
+import { adminRoutes } from "./admin.ts";
 import { createConnectionLimit } from "./connection-limit.ts";
 import { demoRoutes } from "./demo.ts";
+import { type DrainState, NodeDrain } from "./drain.ts";
 import { CompositeFanout, SocketIoFanout } from "./fanout.ts";
 import { LiveTail } from "./live.ts";
 import { SubscriberSessions } from "./session.ts";
@@ -29,7 +32,17 @@ export interface TailerNode {
   port: number;
   /** Rejects if the node cannot tail the bus at all (misconfiguration); never resolves otherwise. */
   fatal: Promise<never>;
+  /** Stops at once (clients get /ws 1001, a Socket.IO disconnect). Idempotent. */
   stop(): Promise<void>;
+  /** Begins the graceful drain (README "Drain"), or joins the one under way; resolves once the node has stopped. */
+  drain(reason: string): Promise<void>;
+  /** Null while the node is not draining. */
+  drainState(): DrainState | null;
+}
+
+export interface TailerNodeHooks {
+  /** Called once when a drain begins (SIGTERM or POST /admin/drain), with its end: main.ts exits then. */
+  onDrain?: (stopped: Promise<void>) => void;
 }
 
 /** Largest request a client may send, on either transport. */
@@ -48,6 +61,7 @@ export async function startTailerNode(
   config: TailerConfig,
   log: Logger,
   subscribers: TokenVerifier | "off",
+  hooks: TailerNodeHooks = {},
 ): Promise<TailerNode> {
   const mongo = createMongo(config.bus.mongodbUri, config.bus.db, `tailcast-tailer-${config.nodeId}`);
   const bus = cachedUntilFailure(async () => ensureBus(await mongo.db(), config.bus, log));
@@ -67,14 +81,34 @@ export async function startTailerNode(
     },
   });
 
+  // Not ready from the moment stop() or a drain begins, so the load balancer sends nobody new.
+  let stopping = false;
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    (stopped ??= (async () => {
+      stopping = true;
+      await withTimeout(live.stop(), STOP_TAIL_MS).catch((err: unknown) =>
+        log.warn("the tail did not stop in time; closing the database client", { err }),
+      );
+      await ws.close();
+      io.close();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+      await withTimeout(mongo.close(), STOP_TAIL_MS).catch(ignoreError); // exiting: nothing waits on it
+    })());
+  const drain = new NodeDrain({ config: config.drain, connections: () => sessions, stop, log });
+  const startDrain = (reason: string): Promise<void> => {
+    const first = !drain.draining;
+    const run = drain.start(reason);
+    if (first) hooks.onDrain?.(run);
+    return run;
+  };
+
   const app = new Hono();
   app.get("/healthz", (c) => c.json({ ok: true, node: config.nodeId }));
-  // Not ready from the moment stop() begins, so the load balancer sends nobody new while it runs.
-  let stopping = false;
   app.get("/readyz", (c) =>
-    !stopping && live.live()
+    !stopping && !drain.draining && live.live()
       ? c.json({ ok: true, node: config.nodeId })
-      : c.json(errorBody(notLive()), 503, { "Retry-After": "1" }),
+      : c.json(errorBody(drain.draining ? drain.error() : notLive()), 503, { "Retry-After": "1" }),
   );
   app.get("/stats", (c) =>
     c.json({
@@ -82,11 +116,16 @@ export async function startTailerNode(
       clients: io.engine.clientsCount,
       wsClients: ws.clientsCount,
       ...live.snapshot(),
+      draining: drain.state(),
     }),
   );
+  const drainInBackground = (reason: string) =>
+    void startDrain(reason).catch((err: unknown) => log.error("drain failed", { err }));
+  app.route("/", adminRoutes({ token: config.adminToken, drain: drainInBackground }));
   app.route("/", demoRoutes(config, subscribers === "off"));
 
   const http = createHttpServer(app.fetch);
+  const connectionLimit = createConnectionLimit(config.maxConnectionsPerIp);
   const sessions = new SubscriberSessions({
     history: busHistory(bus),
     tail: live,
@@ -94,7 +133,11 @@ export async function startTailerNode(
     subscribers,
     maxSubscriptions: config.maxSubscriptions,
     subscribeRate: config.subscribeRate,
-    admitConnection: createConnectionLimit(config.maxConnectionsPerIp),
+    // A draining node takes nobody new; the refusal is the drain signal (ws.ts, socketio.ts).
+    admitConnection: (address) => {
+      drain.admit();
+      return connectionLimit(address);
+    },
     log,
   });
   const io = attachSocketIo(http, {
@@ -125,15 +168,8 @@ export async function startTailerNode(
   return {
     port,
     fatal: started.then(() => new Promise<never>(() => {})),
-    stop: async () => {
-      stopping = true;
-      await withTimeout(live.stop(), STOP_TAIL_MS).catch((err: unknown) =>
-        log.warn("the tail did not stop in time; closing the database client", { err }),
-      );
-      await ws.close();
-      io.close();
-      await new Promise<void>((resolve) => http.close(() => resolve()));
-      await withTimeout(mongo.close(), STOP_TAIL_MS).catch(ignoreError); // exiting: nothing waits on it
-    },
+    stop,
+    drain: startDrain,
+    drainState: () => drain.state(),
   };
 }

@@ -64,6 +64,11 @@ export interface SessionTransport {
    * buffer), or the connection is gone. A replay waits for it between pages (recovery.ts).
    */
   drained(): Promise<void>;
+  /**
+   * Tells the client this node is draining — reconnect to another node now (README "Drain") — and
+   * closes the connection. False if it could not be told (closed, or not connected yet).
+   */
+  moveOn(): boolean;
 }
 
 /** A hole in what the node delivered (tailer/live.ts), as the tail loop reports it. */
@@ -169,6 +174,7 @@ export class SubscriberSession {
   readonly id = randomBytes(6).toString("base64url");
   /** The node's logger with this connection's `connId` on every line. */
   readonly log: Logger;
+  #movedOn = false;
 
   constructor(
     deps: SessionDeps,
@@ -211,6 +217,13 @@ export class SubscriberSession {
   gap({ from, to, missed }: TailGap): void {
     if (this.#closed || !this.#transport.connected()) return;
     for (const channel of this.#access.channels) this.#transport.gap({ channel, from, to, missed });
+  }
+
+  /** The node is draining (tailer/drain.ts): tells this connection to move; true the first time it is told. */
+  moveOn(): boolean {
+    if (this.#closed || this.#movedOn) return false;
+    this.#movedOn = this.#transport.moveOn();
+    return this.#movedOn;
   }
 
   /** The connection is gone: leave every channel, release what the connection held. Idempotent. */

@@ -1,12 +1,13 @@
 /**
  * Socket.IO on the tailer, a thin adapter: the handshake is admitted by the session (token, connection
- * limit) and refused with `connect_error` carrying `err.data = { code }` (README "Socket.IO");
+ * limit, drain) and refused with `connect_error` carrying `err.data = { code }` (README "Socket.IO");
  * `subscribe` / `unsubscribe` / `refresh` go to the session and come back as acks.
  */
 import type { Server as HttpServer } from "node:http";
 import { Server, type Socket } from "socket.io";
 import { errorBody } from "../shared/errors.ts";
 import type { Logger } from "../shared/log.ts";
+import { DRAINING_EVENT, drainingNotice } from "../shared/protocol/drain-signal.ts";
 import { type ClientToServerEvents, type ServerToClientEvents, toAck } from "../shared/protocol/replies.ts";
 import { REQUEST_TYPES } from "../shared/protocol/requests.ts";
 import { originAllowed } from "./access.ts";
@@ -56,6 +57,14 @@ function transportOf(socket: TailcastSocket): SessionTransport {
       socket.disconnect(true);
     },
     gap: (notice) => void socket.emit("gap", notice),
+    // A socket still in the handshake is not told (disconnect would be a no-op): the drain's sweep
+    // after the window tells it once it is connected. A refused handshake gets `node_draining` instead.
+    moveOn: () => {
+      if (!socket.connected) return false;
+      socket.emit(DRAINING_EVENT, drainingNotice);
+      socket.disconnect(true);
+      return true;
+    },
     // `writeBuffer` is left out of engine.io's type definitions (marked private) but is the
     // connection's outbound queue, as engine.io's own `flush` reads it.
     drained: () => engineDrained(socket.conn as unknown as EngineConnection),

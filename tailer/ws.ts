@@ -2,7 +2,9 @@
  * Plain WebSocket on the tailer (README "WebSocket"), a thin adapter: path `/ws` on the node's own
  * HTTP server, JSON text frames in and out; what a request does is the session's (session.ts).
  *
- * Close codes: 1000 normal; 1001 this node is shutting down (reconnect anywhere, with `since`); 1007
+ * Close codes: 1000 normal; 1001 this node is shutting down (reconnect anywhere, with `since`); 1012
+ * this node is draining (reconnect to another node now; also how a connection is refused during a
+ * drain, README "Drain"); 1007
  * a text frame that is not UTF-8 and 1009 a frame over `maxPayload` (both sent by `ws`); 1008 no valid
  * token at connect or a token expired without refresh (after an `unauthorized` / `token_expired` error
  * frame); 1011 an unexpected failure here. A peer that misses a heartbeat is dropped (the client sees 1006).
@@ -10,8 +12,10 @@
 import type { Server as HttpServer, IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { type RawData, WebSocket, WebSocketServer } from "ws";
+import { ErrorCode, isTailcastError } from "../shared/errors.ts";
 import type { Logger } from "../shared/log.ts";
 import { ignoreError } from "../shared/promises.ts";
+import { DRAIN_CLOSE_CODE, DRAIN_CLOSE_REASON } from "../shared/protocol/drain-signal.ts";
 import { type ErrorNotice, errorReplyOf } from "../shared/protocol/replies.ts";
 import {
   parseWsFrame,
@@ -142,6 +146,11 @@ export class WsEndpoint {
         ws.close(POLICY_VIOLATION, "policy violation");
       },
       gap: (notice) => this.#send(ws, { type: "gap", ...notice }),
+      moveOn: () => {
+        if (ws.readyState !== WebSocket.OPEN) return false;
+        ws.close(DRAIN_CLOSE_CODE, DRAIN_CLOSE_REASON);
+        return true;
+      },
     };
   }
 
@@ -166,6 +175,8 @@ export class WsEndpoint {
         transport,
       );
     } catch (err) {
+      // A draining node refuses with the drain signal itself, so the client moves on at once.
+      if (isTailcastError(err) && err.code === ErrorCode.nodeDraining) return void transport.moveOn();
       return transport.disconnect(errorReplyOf(err).error);
     }
     if (ws.readyState !== WebSocket.OPEN) return session.close();

@@ -82,6 +82,8 @@ export function tailcastEnv(ctx: BenchContext, db: string): Record<string, strin
     // The benchmark measures the system, not the per-key rate limit or the batch cap.
     TAILCAST_PUBLISH_RATE: "1000000",
     TAILCAST_MAX_BATCH: "1000",
+    // A tailer stopped between scenarios (SIGTERM) drains over this window (README "Drain").
+    TAILCAST_DRAIN_WINDOW_MS: "100",
   };
 }
 

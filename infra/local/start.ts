@@ -51,6 +51,8 @@ async function main(): Promise<void> {
     // The components write to a pipe (read here line by line); keep pino-pretty's colours for a terminal.
     ...(process.stdout.isTTY ? { FORCE_COLOR: "1" } : {}),
     TAILCAST_AUTH: "off",
+    // Ctrl-C stops the stack with SIGTERM, which drains a tailer over this window (README "Drain").
+    TAILCAST_DRAIN_WINDOW_MS: "500",
   };
   // FerretDB (docs/ferretdb.md): the project's build polls at the same cost at any bus size, but
   // a cursor open, a recovery from the bus and a history page still read the whole bus, about 50-60 µs of

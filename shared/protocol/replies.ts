@@ -5,6 +5,7 @@
 import { errorBody } from "../errors.ts";
 import type { Envelope } from "../message.ts";
 import type { Position } from "../offsets.ts";
+import type { DrainingNotice } from "./drain-signal.ts";
 
 /** The `{ code, message }` of every refusal, whatever carries it. */
 export interface ErrorInfo {
@@ -80,5 +81,11 @@ export interface GapNotice {
 /** Sent as the `error` event (a name no message may use) before the server disconnects a client. */
 export type ErrorNotice = ErrorInfo;
 
-/** Each message is emitted under its own `event` name with the envelope as argument; `error` and `gap` are notices. */
-export type ServerToClientEvents = Record<string, (payload: Envelope | ErrorNotice | GapNotice) => void>;
+/**
+ * Each message is emitted under its own `event` name with the envelope as argument; `error`, `gap` and
+ * `tailcast:draining` (drain-signal.ts) are notices.
+ */
+export type ServerToClientEvents = Record<
+  string,
+  (payload: Envelope | ErrorNotice | GapNotice | DrainingNotice) => void
+>;

@@ -33,6 +33,8 @@ export function componentEnv(opts: StackOptions): Record<string, string> {
     TAILCAST_BUS_SIZE_BYTES: String(8 * 1024 * 1024),
     TAILCAST_BUS_MAX_DOCS: "50000",
     TAILCAST_TAIL_AWAIT_MS: "500",
+    // stop() is a SIGTERM, which drains a tailer over this window (README "Drain"): keep teardown quick.
+    TAILCAST_DRAIN_WINDOW_MS: "100",
     ...opts.env,
   };
 }

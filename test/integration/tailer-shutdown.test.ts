@@ -1,7 +1,7 @@
 /**
  * A tailer stopping while its database hangs (answers nothing, closes nothing): /readyz answers 503 from
- * the moment SIGTERM arrives, and stop() does not wait on queries that ignore the abort signal, so the
- * node's clients are told (WebSocket close 1001) before the process exits.
+ * the moment SIGTERM arrives, the drain tells the node's clients to move (WebSocket close 1012, README
+ * "Drain"), and stopping does not wait on queries that ignore the abort signal, so the process exits.
  */
 
 import { afterAll, describe, expect, inject, it } from "vitest";
@@ -50,7 +50,7 @@ describe("tailer shutdown with a hanging database", () => {
       if (status !== 200) break;
     }
     expect(seen.at(-1)).toBe(503);
-    expect(await closed).toBe(1001);
+    expect(await closed).toBe(1012);
     const exit = await exited;
     expect(exit.code).toBe(0);
   });

@@ -302,14 +302,14 @@ describe("/ws", () => {
     expect(err.message).toMatch(/404/);
   });
 
-  it("closes every /ws client with 1001 when the node shuts down", async () => {
+  it("closes every /ws client with 1012 'node draining' when the node gets SIGTERM (README \"Drain\")", async () => {
     const node = await startTailer({ db, nodeId: "n3", env });
     try {
       const [a, b] = await Promise.all([connect(node), connect(node)]);
       await a.subscribe("ws-bye");
       const stopped = node.stop();
-      expect((await a.closed).code).toBe(1001);
-      expect((await b.closed).code).toBe(1001);
+      expect(await a.closed).toMatchObject({ code: 1012, reason: "node draining" });
+      expect(await b.closed).toMatchObject({ code: 1012, reason: "node draining" });
       expect((await stopped).code).toBe(0);
     } finally {
       await node.stop();

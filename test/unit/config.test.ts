@@ -86,6 +86,8 @@ describe("defaults from an empty environment", () => {
       maxConnectionsPerIp: 0,
       // The burst lets a reconnecting client resubscribe all it may hold at once.
       subscribeRate: { perSecond: 10, burst: 100 },
+      adminToken: undefined,
+      drain: { windowMs: 10_000, timeoutMs: 30_000 },
     });
   });
 

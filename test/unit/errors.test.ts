@@ -27,7 +27,6 @@ const server = (code: number, errmsg = "x", errorLabels?: string[]) =>
 describe("TailcastError", () => {
   const expectedStatus: Record<ErrorCode, number> = {
     invalid_json: 400,
-    node_draining: 503,
     token_expired: 401,
     headers_too_large: 431,
     invalid_idempotency_key: 400,
@@ -51,6 +50,7 @@ describe("TailcastError", () => {
     unsupported_media_type: 415,
     rate_limited: 429,
     bus_unavailable: 503,
+    node_draining: 503,
     bus_not_capped: 500,
     invalid_config: 500,
     internal_error: 500,

@@ -46,6 +46,14 @@ class FakeTransport implements SessionTransport {
   gap(notice: GapNotice): void {
     this.gaps.push(notice);
   }
+  /** How many times the connection was told to move (the node is draining). */
+  movedOn = 0;
+  moveOn(): boolean {
+    if (!this.open) return false;
+    this.movedOn++;
+    this.open = false;
+    return true;
+  }
   /** How many messages had been received each time a replay waited for this connection to drain. */
   readonly drainWaits: number[] = [];
   drained(): Promise<void> {
@@ -459,6 +467,28 @@ describe("connections", () => {
     session.close();
     tail.deliver(envelope(21, "a"), envelope(22, "b"));
     expect(transport.received).toEqual([]);
+  });
+
+  it("moveOn tells a connection once, and never one that is closed (the node is draining)", async () => {
+    const { connect } = setup();
+    const first = await connect();
+    expect(first.session.moveOn()).toBe(true);
+    expect(first.session.moveOn()).toBe(false);
+    expect(first.transport.movedOn).toBe(1);
+    const second = await connect();
+    second.session.close();
+    expect(second.session.moveOn()).toBe(false);
+    expect(second.transport.movedOn).toBe(0);
+  });
+
+  it("a transport that cannot tell yet (still connecting) is told by a later moveOn", async () => {
+    const { connect } = setup();
+    const { transport, session } = await connect();
+    transport.open = false;
+    expect(session.moveOn()).toBe(false);
+    transport.open = true;
+    expect(session.moveOn()).toBe(true);
+    expect(transport.movedOn).toBe(1);
   });
 
   it("disconnects with token_expired when the token runs out unrefreshed", async () => {
