@@ -11,9 +11,12 @@ import type { BusDoc } from "../shared/bus/doc.ts";
 import type { IdempotencyStore } from "../shared/bus/idempotency.ts";
 import type { Logger } from "../shared/log.ts";
 import type { MessageLimits } from "../shared/message.ts";
+import { metricsRoutes } from "../shared/metrics/route.ts";
 import type { IngestEnv } from "./env.ts";
+import type { IngestMetrics } from "./metrics.ts";
 import { type AuthOptions, callerAuth } from "./middleware/auth.ts";
 import { notFound, onError } from "./middleware/errors.ts";
+import { httpMetrics } from "./middleware/metrics.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { historyRoutes } from "./routes/history.ts";
 import { ingestRoutes } from "./routes/ingest.ts";
@@ -29,10 +32,14 @@ export interface IngestAppDeps {
   corsOrigins: string[];
   auth: AuthOptions;
   log: Logger;
+  metrics?: IngestMetrics;
+  /** Serve GET /metrics on this app, with this bearer token (undefined: open); null: not here. */
+  metricsRoute?: { token: string | undefined } | null;
 }
 
 export function createIngestApp(deps: IngestAppDeps): Hono<IngestEnv> {
   const app = new Hono<IngestEnv>();
+  if (deps.metrics) app.use(httpMetrics(deps.metrics));
   app.use(secureHeaders({ crossOriginResourcePolicy: "cross-origin" }));
   if (deps.corsOrigins.length > 0) {
     app.use(
@@ -47,6 +54,9 @@ export function createIngestApp(deps: IngestAppDeps): Hono<IngestEnv> {
   }
   app.use("/v1/*", callerAuth(deps.auth));
   app.route("/", healthRoutes(deps.ready));
+  if (deps.metrics && deps.metricsRoute) {
+    app.route("/", metricsRoutes(deps.metrics.registry, deps.metricsRoute.token));
+  }
   app.route("/", ingestRoutes(deps));
   app.route("/", historyRoutes(deps));
   app.notFound(notFound);

@@ -2,18 +2,23 @@
 import type { AddressInfo } from "node:net";
 import { isTailcastError } from "../shared/errors.ts";
 import { createHttpServer } from "../shared/http-server.ts";
+import { startMetricsServer } from "../shared/metrics/expose.ts";
 import { orExit } from "../shared/startup.ts";
 import { createIngestRuntime } from "./runtime.ts";
 
-const { app, config, mongo, log, bus } = orExit("functions", () => createIngestRuntime());
+const { app, config, mongo, log, bus, metrics } = orExit("functions", () => createIngestRuntime());
 const server = createHttpServer(app.fetch);
 server.listen(config.port, config.host, () => {
   const { port } = server.address() as AddressInfo;
   log.info("ingest listening", { url: `http://${config.host}:${port}`, port });
 });
 
+const metricsServer = await startMetricsServer(metrics.registry, config.metrics, config.host);
+if (metricsServer) log.info("metrics listening", { port: metricsServer.port });
+
 function shutdown(signal: string) {
   log.info("shutting down", { signal });
+  void metricsServer?.close();
   server.close(() => void mongo.close().finally(() => process.exit(0)));
   setTimeout(() => process.exit(0), 5000).unref();
 }

@@ -25,6 +25,7 @@ import {
 import { withTimeout } from "../shared/promises.ts";
 import { createRateLimiter } from "../shared/rate-limit.ts";
 import { createIngestApp } from "./app.ts";
+import { createIngestMetrics, type IngestMetrics } from "./metrics.ts";
 
 const READY_TIMEOUT_MS = 1500;
 
@@ -43,6 +44,7 @@ export interface IngestRuntime {
   log: Logger;
   /** The bus, set up on first use; cached per process. */
   bus: () => Promise<Collection<BusDoc>>;
+  metrics: IngestMetrics;
 }
 
 /** Reads and checks all configuration (including credentials) up front: a bad setup fails here, at start. */
@@ -75,6 +77,7 @@ export function createIngestRuntime(env: Env = process.env, logger?: Logger): In
       });
     }),
   );
+  const metrics = createIngestMetrics();
   const writer = new BusWriter(bus, {
     writeConcern: { w: config.bus.writeConcern, wtimeoutMS: config.bus.writeTimeoutMs },
     maxDocsPerInsert: 1000,
@@ -82,6 +85,7 @@ export function createIngestRuntime(env: Env = process.env, logger?: Logger): In
     timeoutMs: config.appendTimeoutMs,
     maxQueuedDocs: config.writerQueueMax,
     resetBus: () => bus.reset(),
+    observer: metrics.append,
   });
   const app = createIngestApp({
     bus,
@@ -114,6 +118,9 @@ export function createIngestRuntime(env: Env = process.env, logger?: Logger): In
       historyRate: config.historyRate,
     },
     log,
+    metrics,
+    // On its own port (TAILCAST_METRICS_PORT), the Node entry serves it instead (functions/node.ts).
+    metricsRoute: config.metrics.port === undefined ? { token: config.metrics.token } : null,
   });
-  return { app, config, mongo, log, bus };
+  return { app, config, mongo, log, bus, metrics };
 }

@@ -4,7 +4,7 @@
  * code (shared/auth/). Every variable is listed with its default in the README's config table.
  */
 import { z } from "zod";
-import { type Env, int, list, readEnv } from "./env.ts";
+import { configError, type Env, int, list, port, readEnv } from "./env.ts";
 import type { LogFormat, LogLevel } from "./log.ts";
 import { defaultMessageLimits, type MessageLimits } from "./message.ts";
 
@@ -57,6 +57,35 @@ const serverSchema = z.object({
   HOST: z.string().default("0.0.0.0"),
 });
 
+const metricsSchema = z.object({
+  TAILCAST_METRICS_PORT: port().optional(),
+  // Sent as a Bearer credential (shared/auth/bearer.ts), which holds no white space.
+  TAILCAST_METRICS_TOKEN: z
+    .string()
+    .regex(/^\S+$/, "must not contain white space (it is sent as a Bearer credential)")
+    .optional(),
+});
+
+/** Where and how /metrics is served (shared/metrics/expose.ts). */
+export interface MetricsConfig {
+  /** Serve /metrics on this port instead of the main one; undefined: on the main port. */
+  port: number | undefined;
+  /** Bearer token /metrics requires; undefined: open. */
+  token: string | undefined;
+}
+
+/** The metrics endpoint's settings; its own port must differ from the component's main `port`. */
+export function loadMetricsConfig(env: Env, mainPort: number): MetricsConfig {
+  const m = readEnv(metricsSchema, env);
+  if (m.TAILCAST_METRICS_PORT !== undefined && m.TAILCAST_METRICS_PORT === mainPort) {
+    throw configError(
+      "TAILCAST_METRICS_PORT",
+      "must differ from PORT (leave it unset to serve /metrics on PORT)",
+    );
+  }
+  return { port: m.TAILCAST_METRICS_PORT, token: m.TAILCAST_METRICS_TOKEN };
+}
+
 export interface BusConfig {
   mongodbUri: string;
   db: string;
@@ -84,6 +113,7 @@ export interface IngestConfig {
   publishRate: { perSecond: number; burst: number };
   /** History reads per second (and burst) per subscriber-token subject. */
   historyRate: { perSecond: number; burst: number };
+  metrics: MetricsConfig;
 }
 
 export interface TailerConfig {
@@ -109,6 +139,7 @@ export interface TailerConfig {
   maxConnectionsPerIp: number;
   /** Subscribes per second (and burst) per connection, and per token subject across its connections. */
   subscribeRate: { perSecond: number; burst: number };
+  metrics: MetricsConfig;
 }
 
 const logSchema = z.object({
@@ -185,6 +216,7 @@ export function loadIngestConfig(env: Env = process.env): IngestConfig {
       perSecond: s.TAILCAST_HISTORY_RATE,
       burst: s.TAILCAST_HISTORY_BURST ?? twice(s.TAILCAST_HISTORY_RATE),
     },
+    metrics: loadMetricsConfig(env, s.PORT),
   };
 }
 
@@ -234,5 +266,6 @@ export function loadTailerConfig(env: Env = process.env): TailerConfig {
         s.TAILCAST_SUBSCRIBE_BURST ??
         Math.max(s.TAILCAST_MAX_SUBSCRIPTIONS, twice(s.TAILCAST_SUBSCRIBE_RATE)),
     },
+    metrics: loadMetricsConfig(env, s.PORT),
   };
 }

@@ -15,18 +15,24 @@ import { ErrorCode, errorBody, TailcastError } from "../shared/errors.ts";
 import { createHttpServer } from "../shared/http-server.ts";
 import { cachedUntilFailure } from "../shared/lazy.ts";
 import type { Logger } from "../shared/log.ts";
+import { startMetricsServer } from "../shared/metrics/expose.ts";
+import { metricsRoutes } from "../shared/metrics/route.ts";
 import { createMongo } from "../shared/mongo.ts";
 import { ignoreError, withTimeout } from "../shared/promises.ts";
 import { createConnectionLimit } from "./connection-limit.ts";
 import { demoRoutes } from "./demo.ts";
 import { CompositeFanout, SocketIoFanout } from "./fanout.ts";
 import { LiveTail } from "./live.ts";
+import { createTailerMetrics } from "./metrics.ts";
+import { readBusEnds } from "./retention.ts";
 import { SubscriberSessions } from "./session.ts";
 import { attachSocketIo } from "./socketio.ts";
 import { attachWs } from "./ws.ts";
 
 export interface TailerNode {
   port: number;
+  /** The separate /metrics port (TAILCAST_METRICS_PORT); null when /metrics is on `port`. */
+  metricsPort: number | null;
   /** Rejects if the node cannot tail the bus at all (misconfiguration); never resolves otherwise. */
   fatal: Promise<never>;
   stop(): Promise<void>;
@@ -51,10 +57,14 @@ export async function startTailerNode(
 ): Promise<TailerNode> {
   const mongo = createMongo(config.bus.mongodbUri, config.bus.db, `tailcast-tailer-${config.nodeId}`);
   const bus = cachedUntilFailure(async () => ensureBus(await mongo.db(), config.bus, log));
+  const metrics = createTailerMetrics();
   const live = new LiveTail({
     db: () => mongo.db(),
     bus,
-    deliver: (envelope) => fanout.deliver(envelope),
+    deliver: (envelope) => {
+      fanout.deliver(envelope);
+      metrics.delivered(envelope, fanout.subscribers(envelope.channel));
+    },
     gap: (gap) => sessions.gap(gap),
     log,
     options: {
@@ -71,8 +81,9 @@ export async function startTailerNode(
   app.get("/healthz", (c) => c.json({ ok: true, node: config.nodeId }));
   // Not ready from the moment stop() begins, so the load balancer sends nobody new while it runs.
   let stopping = false;
+  const ready = () => !stopping && live.live();
   app.get("/readyz", (c) =>
-    !stopping && live.live()
+    ready()
       ? c.json({ ok: true, node: config.nodeId })
       : c.json(errorBody(notLive()), 503, { "Retry-After": "1" }),
   );
@@ -84,6 +95,9 @@ export async function startTailerNode(
       ...live.snapshot(),
     }),
   );
+  if (config.metrics.port === undefined) {
+    app.route("/", metricsRoutes(metrics.registry, config.metrics.token));
+  }
   app.route("/", demoRoutes(config, subscribers === "off"));
 
   const http = createHttpServer(app.fetch);
@@ -114,6 +128,15 @@ export async function startTailerNode(
     },
   });
   const fanout = new CompositeFanout([new SocketIoFanout(io), ws.fanout]);
+  metrics.observe({
+    live,
+    sessions,
+    connections: () => ({ socketio: io.of("/").sockets.size, ws: ws.clientsCount }),
+    ready,
+    draining: () => stopping,
+    busEnds: async () => readBusEnds(await bus(), STOP_TAIL_MS),
+  });
+  const metricsServer = await startMetricsServer(metrics.registry, config.metrics, config.host);
 
   http.listen(config.port, config.host);
   await once(http, "listening");
@@ -124,6 +147,7 @@ export async function startTailerNode(
   const started = live.start();
   return {
     port,
+    metricsPort: metricsServer?.port ?? null,
     fatal: started.then(() => new Promise<never>(() => {})),
     stop: async () => {
       stopping = true;
@@ -133,6 +157,7 @@ export async function startTailerNode(
       await ws.close();
       io.close();
       await new Promise<void>((resolve) => http.close(() => resolve()));
+      await metricsServer?.close();
       await withTimeout(mongo.close(), STOP_TAIL_MS).catch(ignoreError); // exiting: nothing waits on it
     },
   };

@@ -60,6 +60,7 @@ describe("defaults from an empty environment", () => {
       writerQueueMax: 10_000,
       publishRate: { perSecond: 100, burst: 200 },
       historyRate: { perSecond: 10, burst: 20 },
+      metrics: { port: undefined, token: undefined },
     });
   });
 
@@ -83,6 +84,7 @@ describe("defaults from an empty environment", () => {
       maxConnectionsPerIp: 0,
       // The burst lets a reconnecting client resubscribe all it may hold at once.
       subscribeRate: { perSecond: 10, burst: 100 },
+      metrics: { port: undefined, token: undefined },
     });
   });
 
