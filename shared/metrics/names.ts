@@ -11,6 +11,11 @@ const SUFFIXES: Readonly<Record<string, readonly string[]>> = {
   summary: ["", "_sum", "_count"],
 };
 
+/** The metric families of Prometheus text format `exposition` (what `# TYPE` names). */
+export function familyNames(exposition: string): Set<string> {
+  return new Set([...exposition.matchAll(/^# TYPE (\S+) \S+$/gm)].map((m) => m[1] as string));
+}
+
 /** Every series name in Prometheus text format `exposition` (its `# TYPE` lines). */
 export function seriesNames(exposition: string): Set<string> {
   const names = new Set<string>();

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { load } from "js-yaml";
 import { describe, expect, it } from "vitest";
 import { createIngestMetrics } from "../../functions/metrics.ts";
-import { registeredSeries } from "../../shared/metrics/names.ts";
+import { familyNames, registeredSeries } from "../../shared/metrics/names.ts";
 import { createMetricsRegistry } from "../../shared/metrics/registry.ts";
 import { createTailerMetrics } from "../../tailer/metrics.ts";
 import { metricNames } from "../helpers/promql-names.ts";
@@ -19,6 +19,7 @@ const ROOT = join(import.meta.dirname, "..", "..");
 const DASHBOARD = join(ROOT, "infra", "grafana", "tailcast.json");
 const ALERTS = join(ROOT, "infra", "prometheus", "alerts.yml");
 const ALERT_TESTS = join(ROOT, "infra", "prometheus", "alerts.test.yml");
+const README = join(ROOT, "README.md");
 
 /** Written by Prometheus itself for every target it scrapes, not by any exporter. */
 const PROMETHEUS_OWN = new Set(["up"]);
@@ -54,6 +55,26 @@ function rules(): Rule[] {
 }
 
 const allPanels = (panels: Panel[]): Panel[] => panels.flatMap((p) => [p, ...allPanels(p.panels ?? [])]);
+
+describe('README "Metrics"', () => {
+  it("lists every tailcast metric the code exports, and no other", async () => {
+    const text = readFileSync(README, "utf8");
+    const start = text.indexOf("\n### Metrics\n");
+    expect(start).toBeGreaterThan(0);
+    const section = text.slice(start, text.indexOf("\n### ", start + 1));
+    const listed = new Set(section.match(/\btailcast_[a-z_]+[a-z]/g));
+    const families = new Set<string>();
+    for (const registry of [
+      createIngestMetrics(createMetricsRegistry()).registry,
+      createTailerMetrics(createMetricsRegistry()).registry,
+    ]) {
+      for (const name of familyNames(await registry.metrics()))
+        if (name.startsWith("tailcast_")) families.add(name);
+    }
+    expect([...families].filter((n) => !listed.has(n))).toEqual([]);
+    expect([...listed].filter((n) => !families.has(n))).toEqual([]);
+  });
+});
 
 describe("metricNames", () => {
   it("finds the metrics of an expression, not its functions, labels, ranges, groupings or variables", () => {
