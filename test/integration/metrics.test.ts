@@ -10,9 +10,10 @@ import { WebSocket } from "ws";
 import { freePort } from "../../infra/devdb/launcher.ts";
 import type { Component } from "../../infra/local/component.ts";
 import type { Envelope } from "../../shared/message.ts";
+import { busBounds, pollUntil } from "../helpers/guarantees.ts";
 import { parseExposition, type Sample, sampleSum } from "../helpers/metrics-text.ts";
 import { connectSubscriber, type Subscriber } from "../helpers/recording-client.ts";
-import { publish, startFunctions, startTailer, stopAll, testDbName, withDb } from "../helpers/stack.ts";
+import { publish, startFunctions, startTailer, stopAll, testDbName } from "../helpers/stack.ts";
 
 const db = testDbName(import.meta.url);
 const TOKEN = `metrics-${randomBytes(8).toString("hex")}`;
@@ -171,29 +172,34 @@ describe("metrics through the real stack", () => {
 
   it("exports a finite retention once the bus has evicted, from the real bus's ends", async () => {
     // A bus of its own that holds 10 documents: 30 messages evict the sentinel and the oldest ones.
+    // Its ingest process serves /metrics on a port of its own, open (no token).
     const small = { db: `${db}_small`, env: { TAILCAST_BUS_MAX_DOCS: "10" } };
-    const [smallIngest, smallTailer] = await Promise.all([startFunctions(small), startTailer(small)]);
+    const ingestMetricsPort = await freePort();
+    const [smallIngest, smallTailer] = await Promise.all([
+      startFunctions({ ...small, env: { ...small.env, TAILCAST_METRICS_PORT: String(ingestMetricsPort) } }),
+      startTailer(small),
+    ]);
     try {
       const receipts: Array<{ offset: number }> = [];
       for (let i = 0; i < 30; i++)
         receipts.push((await publish(smallIngest, "r", { i })).body as { offset: number });
-      // The gauge is the bus's real oldest document (read around the scrape: the database may evict
-      // at any time, and the oldest offset only grows), and the sentinel (offset 0) is gone.
-      const oldestOffset = () =>
-        withDb(inject("mongodbUri"), async (client) => {
-          const doc = await client
-            .db(small.db)
-            .collection("bus")
-            .findOne({}, { sort: { $natural: 1 }, projection: { _id: 0, offset: 1 } });
-          return doc?.offset as number;
-        });
-      const before = await oldestOffset();
+      // The database evicts in the background (FerretDB: docs/ferretdb.md): wait until the sentinel
+      // (offset 0) is gone. The gauge is then the bus's real oldest document, read around the scrape
+      // (eviction may go on meanwhile; the oldest offset only grows).
+      const uri = inject("mongodbUri");
+      const oldest = async () => (await busBounds(uri, small.db)).oldest.offset;
+      const before = await pollUntil("eviction of the sentinel", async () => {
+        const offset = await oldest();
+        return offset > 0 ? offset : undefined;
+      });
       const s = parseExposition((await scrape(smallTailer.url, null)).text);
-      const after = await oldestOffset();
+      const after = await oldest();
       expect(value(s, "tailcast_bus_newest_offset")).toBe(receipts.at(-1)?.offset);
-      expect(before).toBeGreaterThan(0);
       expect(value(s, "tailcast_bus_oldest_offset")).toBeGreaterThanOrEqual(before);
       expect(value(s, "tailcast_bus_oldest_offset")).toBeLessThanOrEqual(after);
+      const ingested = parseExposition((await scrape(`http://127.0.0.1:${ingestMetricsPort}`, null)).text);
+      expect(value(ingested, "tailcast_messages_appended_total")).toBe(30);
+      expect((await scrape(smallIngest.url, null)).status).toBe(404);
       const retention = value(s, "tailcast_bus_retention_seconds");
       expect(Number.isFinite(retention)).toBe(true);
       expect(retention).toBeGreaterThanOrEqual(0);
