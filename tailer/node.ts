@@ -142,6 +142,7 @@ export async function startTailerNode(
   await once(http, "listening");
   const port = (http.address() as AddressInfo).port;
   log.info("tailer listening", { node: config.nodeId, url: `http://localhost:${port}/` });
+  if (metricsServer) log.info("metrics listening", { port: metricsServer.port });
 
   // The bus may not be reachable yet: the live view keeps trying, then tails it for good.
   const started = live.start();
