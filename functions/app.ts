@@ -11,10 +11,13 @@ import type { BusDoc } from "../shared/bus/doc.ts";
 import type { IdempotencyStore } from "../shared/bus/idempotency.ts";
 import type { Logger } from "../shared/log.ts";
 import type { MessageLimits } from "../shared/message.ts";
+import { metricsRoutes } from "../shared/metrics/route.ts";
 import type { IngestEnv } from "./env.ts";
+import type { IngestMetrics } from "./metrics.ts";
 import { type AuthOptions, callerAuth } from "./middleware/auth.ts";
 import { drainGate } from "./middleware/draining.ts";
 import { notFound, onError } from "./middleware/errors.ts";
+import { httpMetrics } from "./middleware/metrics.ts";
 import { requestIds, requestLog } from "./middleware/request-log.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { historyRoutes } from "./routes/history.ts";
@@ -33,12 +36,16 @@ export interface IngestAppDeps {
   log: Logger;
   /** True once the process is shutting down (functions/drain.ts); runtimes that never drain leave it out. */
   draining?: () => boolean;
+  metrics?: IngestMetrics;
+  /** Serve GET /metrics on this app, with this bearer token (undefined: open); null: not here. */
+  metricsRoute?: { token: string | undefined } | null;
 }
 
 export function createIngestApp(deps: IngestAppDeps): Hono<IngestEnv> {
   const app = new Hono<IngestEnv>();
   app.use(requestIds());
   app.use(requestLog(deps.log));
+  if (deps.metrics) app.use(httpMetrics(deps.metrics));
   app.use(secureHeaders({ crossOriginResourcePolicy: "cross-origin" }));
   if (deps.corsOrigins.length > 0) {
     app.use(
@@ -55,6 +62,9 @@ export function createIngestApp(deps: IngestAppDeps): Hono<IngestEnv> {
   if (deps.draining) app.use(drainGate(deps.draining));
   app.use("/v1/*", callerAuth(deps.auth));
   app.route("/", healthRoutes(deps.ready));
+  if (deps.metrics && deps.metricsRoute) {
+    app.route("/", metricsRoutes(deps.metrics.registry, deps.metricsRoute.token));
+  }
   app.route("/", ingestRoutes(deps));
   app.route("/", historyRoutes(deps));
   app.notFound(notFound);

@@ -7,12 +7,13 @@
 import type { AddressInfo } from "node:net";
 import { isTailcastError } from "../shared/errors.ts";
 import { createHttpServer } from "../shared/http-server.ts";
+import { startMetricsServer } from "../shared/metrics/expose.ts";
 import { orExit } from "../shared/startup.ts";
 import { IngestDrain } from "./drain.ts";
 import { createIngestRuntime } from "./runtime.ts";
 
 const drain = new IngestDrain();
-const { app, config, mongo, log, bus, writer } = orExit("functions", () =>
+const { app, config, mongo, log, bus, writer, metrics } = orExit("functions", () =>
   createIngestRuntime(process.env, undefined, () => drain.draining),
 );
 const server = createHttpServer(app.fetch);
@@ -22,8 +23,12 @@ server.listen(config.port, config.host, () => {
   log.info("ingest listening", { url: `http://${config.host}:${port}`, port });
 });
 
+const metricsServer = await startMetricsServer(metrics.registry, config.metrics, config.host);
+if (metricsServer) log.info("metrics listening", { port: metricsServer.port });
+
 function shutdown(signal: string) {
   log.info("shutting down", { signal, drainTimeoutMs: config.drainTimeoutMs });
+  void metricsServer?.close();
   setTimeout(() => {
     log.error("drain timed out: exiting with requests unanswered", {
       drainTimeoutMs: config.drainTimeoutMs,

@@ -6,10 +6,12 @@ import { type AppendItem, type BusWriter, type Receipt, receiptOf } from "../sha
 import { type Claim, fingerprint, type IdempotencyStore, scopedKey } from "../shared/bus/idempotency.ts";
 import { ErrorCode, TailcastError } from "../shared/errors.ts";
 import type { OutgoingMessage } from "../shared/message.ts";
+import type { IngestMetrics } from "./metrics.ts";
 
 export interface PublishDeps {
   writer: () => Promise<BusWriter>;
   idempotency: () => Promise<IdempotencyStore>;
+  metrics?: IngestMetrics;
 }
 
 export interface Published {
@@ -66,6 +68,7 @@ export async function publishMessages(
     if (claim?.kind === "done") {
       receipts.push(claim.receipt);
       replayed.push(true);
+      deps.metrics?.idempotentReplays.inc();
       continue;
     }
     const receipt = appended[next++] as Receipt;
@@ -81,7 +84,7 @@ export async function publishMessages(
     throw new TailcastError(
       ErrorCode.busUnavailable,
       "This request's Idempotency-Key was taken over by a retry while it was being written; retry with the same key.",
-      { retryAfter: 1 },
+      { retryAfter: 1, reason: "idempotency_takeover" },
     );
   }
   return { receipts, replayed };

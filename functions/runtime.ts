@@ -25,6 +25,7 @@ import {
 import { withTimeout } from "../shared/promises.ts";
 import { createRateLimiter } from "../shared/rate-limit.ts";
 import { createIngestApp } from "./app.ts";
+import { createIngestMetrics, type IngestMetrics } from "./metrics.ts";
 
 const READY_TIMEOUT_MS = 1500;
 
@@ -45,6 +46,7 @@ export interface IngestRuntime {
   bus: () => Promise<Collection<BusDoc>>;
   /** The process's one writer (a drain waits for it to be idle). */
   writer: BusWriter;
+  metrics: IngestMetrics;
 }
 
 /** Reads and checks all configuration (including credentials) up front: a bad setup fails here, at start. */
@@ -82,6 +84,7 @@ export function createIngestRuntime(
       });
     }),
   );
+  const metrics = createIngestMetrics();
   const writer = new BusWriter(bus, {
     writeConcern: { w: config.bus.writeConcern, wtimeoutMS: config.bus.writeTimeoutMs },
     maxDocsPerInsert: 1000,
@@ -89,6 +92,7 @@ export function createIngestRuntime(
     timeoutMs: config.appendTimeoutMs,
     maxQueuedDocs: config.writerQueueMax,
     resetBus: () => bus.reset(),
+    observer: metrics.append,
   });
   const app = createIngestApp({
     bus,
@@ -121,7 +125,10 @@ export function createIngestRuntime(
       historyRate: config.historyRate,
     },
     log,
+    metrics,
+    // On its own port (TAILCAST_METRICS_PORT), the Node entry serves it instead (functions/node.ts).
+    metricsRoute: config.metrics.port === undefined ? { token: config.metrics.token } : null,
     ...(draining ? { draining } : {}),
   });
-  return { app, config, mongo, log, bus, writer };
+  return { app, config, mongo, log, bus, writer, metrics };
 }

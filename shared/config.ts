@@ -4,7 +4,7 @@
  * code (shared/auth/). Every variable is listed with its default in the README's config table.
  */
 import { z } from "zod";
-import { type Env, int, list, readEnv } from "./env.ts";
+import { configError, type Env, int, list, port, readEnv } from "./env.ts";
 import type { LogFormat, LogLevel } from "./log.ts";
 import { defaultMessageLimits, type MessageLimits } from "./message.ts";
 
@@ -57,6 +57,35 @@ const serverSchema = z.object({
   HOST: z.string().default("0.0.0.0"),
 });
 
+const metricsSchema = z.object({
+  TAILCAST_METRICS_PORT: port().optional(),
+  // Sent as a Bearer credential (shared/auth/bearer.ts), which holds no white space.
+  TAILCAST_METRICS_TOKEN: z
+    .string()
+    .regex(/^\S+$/, "must not contain white space (it is sent as a Bearer credential)")
+    .optional(),
+});
+
+/** Where and how /metrics is served (shared/metrics/expose.ts). */
+export interface MetricsConfig {
+  /** Serve /metrics on this port instead of the main one; undefined: on the main port. */
+  port: number | undefined;
+  /** Bearer token /metrics requires; undefined: open. */
+  token: string | undefined;
+}
+
+/** The metrics endpoint's settings; its own port must differ from the component's main `port`. */
+export function loadMetricsConfig(env: Env, mainPort: number): MetricsConfig {
+  const m = readEnv(metricsSchema, env);
+  if (m.TAILCAST_METRICS_PORT !== undefined && m.TAILCAST_METRICS_PORT === mainPort) {
+    throw configError(
+      "TAILCAST_METRICS_PORT",
+      "must differ from PORT (leave it unset to serve /metrics on PORT)",
+    );
+  }
+  return { port: m.TAILCAST_METRICS_PORT, token: m.TAILCAST_METRICS_TOKEN };
+}
+
 export interface BusConfig {
   mongodbUri: string;
   db: string;
@@ -88,6 +117,7 @@ export interface IngestConfig {
   publishRate: { perSecond: number; burst: number };
   /** History reads per second (and burst) per subscriber-token subject. */
   historyRate: { perSecond: number; burst: number };
+  metrics: MetricsConfig;
 }
 
 export interface TailerConfig {
@@ -116,6 +146,7 @@ export interface TailerConfig {
   /** Bearer token of the operator endpoints (POST /admin/drain); undefined: they answer 403. */
   adminToken: string | undefined;
   drain: DrainConfig;
+  metrics: MetricsConfig;
 }
 
 /** The graceful drain (README "Drain"; tailer/drain.ts). */
@@ -223,6 +254,7 @@ export function loadIngestConfig(env: Env = process.env): IngestConfig {
       perSecond: s.TAILCAST_HISTORY_RATE,
       burst: s.TAILCAST_HISTORY_BURST ?? twice(s.TAILCAST_HISTORY_RATE),
     },
+    metrics: loadMetricsConfig(env, s.PORT),
   };
 }
 
@@ -278,5 +310,6 @@ export function loadTailerConfig(env: Env = process.env): TailerConfig {
     },
     adminToken: s.TAILCAST_ADMIN_TOKEN,
     drain: loadDrainConfig(env),
+    metrics: loadMetricsConfig(env, s.PORT),
   };
 }

@@ -77,12 +77,22 @@ export class TailcastError extends Error {
   readonly status: number;
   /** Seconds a client should wait before retrying (503, 429). */
   readonly retryAfter: number | undefined;
+  /**
+   * Why, more finely than `code`, for operators only (the 503 cause in functions/metrics.ts); never
+   * sent to clients. A short snake_case word from a fixed set, so it can be a metric label.
+   */
+  readonly reason: string | undefined;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfter?: number }) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown; retryAfter?: number; reason?: string },
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.status = statusOf[code];
     this.retryAfter = options?.retryAfter;
+    this.reason = options?.reason;
   }
 
   toBody(): ErrorBody {

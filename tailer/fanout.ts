@@ -15,6 +15,8 @@ export const roomOf = (channel: string) => `ch:${channel}`;
 
 export interface Fanout {
   deliver(envelope: Envelope): void;
+  /** Connections a message of `channel` is sent to (for the deliveries metric). */
+  subscribers(channel: string): number;
 }
 
 /** Socket.IO's adapter encodes a broadcast once and sends that frame to every socket of the room. */
@@ -26,6 +28,9 @@ export class SocketIoFanout implements Fanout {
   deliver(envelope: Envelope): void {
     this.#io.to(roomOf(envelope.channel)).emit(envelope.event, envelope);
   }
+  subscribers(channel: string): number {
+    return this.#io.sockets.adapter.rooms.get(roomOf(channel))?.size ?? 0;
+  }
 }
 
 export class CompositeFanout implements Fanout {
@@ -35,6 +40,11 @@ export class CompositeFanout implements Fanout {
   }
   deliver(envelope: Envelope): void {
     for (const t of this.#targets) t.deliver(envelope);
+  }
+  subscribers(channel: string): number {
+    let n = 0;
+    for (const t of this.#targets) n += t.subscribers(channel);
+    return n;
   }
 }
 
@@ -82,6 +92,10 @@ export class WsFanout implements Fanout {
       this.#channels.set(channel, sockets);
     }
     sockets.add(ws);
+  }
+
+  subscribers(channel: string): number {
+    return this.#channels.get(channel)?.size ?? 0;
   }
 
   leave(ws: WebSocket, channel: string): void {

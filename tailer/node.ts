@@ -16,6 +16,8 @@ import { ErrorCode, errorBody, TailcastError } from "../shared/errors.ts";
 import { createHttpServer } from "../shared/http-server.ts";
 import { cachedUntilFailure } from "../shared/lazy.ts";
 import type { Logger } from "../shared/log.ts";
+import { startMetricsServer } from "../shared/metrics/expose.ts";
+import { metricsRoutes } from "../shared/metrics/route.ts";
 import { createMongo } from "../shared/mongo.ts";
 import { ignoreError, withTimeout } from "../shared/promises.ts";
 import { adminRoutes } from "./admin.ts";
@@ -24,12 +26,16 @@ import { demoRoutes } from "./demo.ts";
 import { type DrainState, NodeDrain } from "./drain.ts";
 import { CompositeFanout, SocketIoFanout } from "./fanout.ts";
 import { LiveTail } from "./live.ts";
+import { createTailerMetrics } from "./metrics.ts";
+import { readBusEnds } from "./retention.ts";
 import { SubscriberSessions } from "./session.ts";
 import { attachSocketIo } from "./socketio.ts";
 import { attachWs } from "./ws.ts";
 
 export interface TailerNode {
   port: number;
+  /** The separate /metrics port (TAILCAST_METRICS_PORT); null when /metrics is on `port`. */
+  metricsPort: number | null;
   /** Rejects if the node cannot tail the bus at all (misconfiguration); never resolves otherwise. */
   fatal: Promise<never>;
   /** Stops at once (clients get /ws 1001, a Socket.IO disconnect). Idempotent. */
@@ -65,10 +71,14 @@ export async function startTailerNode(
 ): Promise<TailerNode> {
   const mongo = createMongo(config.bus.mongodbUri, config.bus.db, `tailcast-tailer-${config.nodeId}`);
   const bus = cachedUntilFailure(async () => ensureBus(await mongo.db(), config.bus, log));
+  const metrics = createTailerMetrics();
   const live = new LiveTail({
     db: () => mongo.db(),
     bus,
-    deliver: (envelope) => fanout.deliver(envelope),
+    deliver: (envelope) => {
+      fanout.deliver(envelope);
+      metrics.delivered(envelope, fanout.subscribers(envelope.channel));
+    },
     gap: (gap) => sessions.gap(gap),
     log,
     options: {
@@ -93,6 +103,7 @@ export async function startTailerNode(
       await ws.close();
       io.close();
       await new Promise<void>((resolve) => http.close(() => resolve()));
+      await metricsServer?.close();
       await withTimeout(mongo.close(), STOP_TAIL_MS).catch(ignoreError); // exiting: nothing waits on it
     })());
   const drain = new NodeDrain({ config: config.drain, connections: () => sessions, stop, log });
@@ -105,8 +116,9 @@ export async function startTailerNode(
 
   const app = new Hono();
   app.get("/healthz", (c) => c.json({ ok: true, node: config.nodeId }));
+  const ready = () => !stopping && !drain.draining && live.live();
   app.get("/readyz", (c) =>
-    !stopping && !drain.draining && live.live()
+    ready()
       ? c.json({ ok: true, node: config.nodeId })
       : c.json(errorBody(drain.draining ? drain.error() : notLive()), 503, { "Retry-After": "1" }),
   );
@@ -122,6 +134,9 @@ export async function startTailerNode(
   const drainInBackground = (reason: string) =>
     void startDrain(reason).catch((err: unknown) => log.error("drain failed", { err }));
   app.route("/", adminRoutes({ token: config.adminToken, drain: drainInBackground }));
+  if (config.metrics.port === undefined) {
+    app.route("/", metricsRoutes(metrics.registry, config.metrics.token));
+  }
   app.route("/", demoRoutes(config, subscribers === "off"));
 
   const http = createHttpServer(app.fetch);
@@ -157,16 +172,27 @@ export async function startTailerNode(
     },
   });
   const fanout = new CompositeFanout([new SocketIoFanout(io), ws.fanout]);
+  metrics.observe({
+    live,
+    sessions,
+    connections: () => ({ socketio: io.of("/").sockets.size, ws: ws.clientsCount }),
+    ready,
+    draining: () => drain.draining,
+    busEnds: async () => readBusEnds(await bus(), STOP_TAIL_MS),
+  });
+  const metricsServer = await startMetricsServer(metrics.registry, config.metrics, config.host);
 
   http.listen(config.port, config.host);
   await once(http, "listening");
   const port = (http.address() as AddressInfo).port;
   log.info("tailer listening", { url: `http://localhost:${port}/` });
+  if (metricsServer) log.info("metrics listening", { port: metricsServer.port });
 
   // The bus may not be reachable yet: the live view keeps trying, then tails it for good.
   const started = live.start();
   return {
     port,
+    metricsPort: metricsServer?.port ?? null,
     fatal: started.then(() => new Promise<never>(() => {})),
     stop,
     drain: startDrain,

@@ -32,6 +32,13 @@ export interface RecoveryTarget {
   drained(): Promise<void>;
 }
 
+/**
+ * Where a finished recovery replayed from: the node's window, the bus (for part of the range or all of
+ * it), or neither (`since` of another epoch, or nothing to replay that the window still covered).
+ */
+export const RECOVERY_SOURCES = ["window", "bus", "none"] as const;
+export type RecoverySource = (typeof RECOVERY_SOURCES)[number];
+
 export interface RecoveryStats {
   /** Subscribes with `since`. */
   served: number;
@@ -39,10 +46,19 @@ export interface RecoveryStats {
   fromBus: number;
   /** Answered `recovered: false` (G5). */
   unrecovered: number;
+  /** Finished recoveries by source and result (the metrics' `tailcast_recoveries_total`). */
+  outcomes: Record<RecoverySource, { recovered: number; unrecovered: number }>;
 }
 
 export function newRecoveryStats(): RecoveryStats {
-  return { served: 0, fromWindow: 0, fromBus: 0, unrecovered: 0 };
+  const outcome = () => ({ recovered: 0, unrecovered: 0 });
+  return {
+    served: 0,
+    fromWindow: 0,
+    fromBus: 0,
+    unrecovered: 0,
+    outcomes: { window: outcome(), bus: outcome(), none: outcome() },
+  };
 }
 
 /** The recent messages a node keeps (tailer/window.ts). */
@@ -105,11 +121,13 @@ export async function replayThenJoin(
 ): Promise<Recovered> {
   const { stats } = tail;
   stats.served++;
-  const done = (recovered: boolean): Recovered => {
+  let usedBus = false;
+  const done = (recovered: boolean, from: "window" | null = null): Recovered => {
     if (!recovered) stats.unrecovered++;
+    const source: RecoverySource = usedBus ? "bus" : (from ?? "none");
+    stats.outcomes[source][recovered ? "recovered" : "unrecovered"]++;
     return { recovered, position: tail.position() };
   };
-  let usedBus = false;
   let checkedAhead = false;
   // False once part of the range is known to be evicted; what is still retained is replayed anyway
   // (README "Guarantees", G5).
@@ -144,7 +162,7 @@ export async function replayThenJoin(
       if (page.length < options.page) {
         target.join();
         if (!usedBus) stats.fromWindow++;
-        return done(complete);
+        return done(complete, "window");
       }
       // More may follow: wait for the subscriber, then look again (the window may have moved on, or
       // evicted what comes next: the bus has it then).

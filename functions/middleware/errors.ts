@@ -16,6 +16,8 @@ function busUnavailable(cause: unknown): TailcastError {
 }
 
 export function errorResponse(c: Context, err: unknown): Response {
+  // Kept where Hono keeps a thrown one, so the metrics middleware can tell why (middleware/metrics.ts).
+  if (err instanceof Error) c.error = err;
   const { status, body, retryAfter } = toErrorBody(err instanceof MongoError ? busUnavailable(err) : err);
   if (retryAfter !== undefined) c.header("Retry-After", String(retryAfter));
   return c.json(body, status as 400);

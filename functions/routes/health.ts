@@ -16,6 +16,7 @@ export function healthRoutes(ready: () => Promise<void>): Hono {
         new TailcastError(ErrorCode.busUnavailable, "The message bus is not reachable.", {
           cause,
           retryAfter: 1,
+          reason: "not_ready",
         }),
       );
     }

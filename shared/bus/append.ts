@@ -55,6 +55,19 @@ export interface AppendOptions {
   now?: () => number;
   /** Forgets the bus setup, so the next `bus()` sets the bus up again (it was dropped or emptied). */
   resetBus?: () => void;
+  observer?: AppendObserver;
+}
+
+/** What the writer reports as it works (functions/metrics.ts counts it); every hook optional. */
+export interface AppendObserver {
+  /** An insert group was formed of this many messages (group commit). */
+  grouped?(messages: number): void;
+  /** This many messages are in the bus, acknowledged. */
+  appended?(messages: number): void;
+  /** An insert lost the race for its offset to another writer. */
+  conflicted?(): void;
+  /** The writer reads the newest offset again and retries. */
+  retried?(reason: "offset_conflict" | "bus_reset"): void;
 }
 
 /** A message for the bus, with its scoped idempotency key if it has one. */
@@ -92,7 +105,10 @@ export class BusWriter {
   append(messages: AppendItem[]): Promise<Appended[]> {
     if (this.#queuedDocs + messages.length > this.#options.maxQueuedDocs) {
       return Promise.reject(
-        new TailcastError(ErrorCode.busUnavailable, "The writer is overloaded; retry.", { retryAfter: 1 }),
+        new TailcastError(ErrorCode.busUnavailable, "The writer is overloaded; retry.", {
+          retryAfter: 1,
+          reason: "writer_queue_full",
+        }),
       );
     }
     const deadline = this.#now() + this.#options.timeoutMs;
@@ -152,6 +168,8 @@ export class BusWriter {
   async #write(group: Pending[]): Promise<void> {
     if (group.length === 0) return;
     const messages = group.flatMap((p) => p.messages);
+    const observer = this.#options.observer;
+    observer?.grouped?.(messages.length);
     const ids = messages.map(() => randomUUID());
     const written: MessageDoc[] = [];
     let failure: unknown;
@@ -165,9 +183,7 @@ export class BusWriter {
           throw new TailcastError(
             ErrorCode.busUnavailable,
             "The bus is too busy to accept the message; retry.",
-            {
-              retryAfter: 1,
-            },
+            { retryAfter: 1, reason: "offset_contention" },
           );
         }
         head ??= await newestPosition(bus, this.#remaining(group));
@@ -176,15 +192,14 @@ export class BusWriter {
           this.#options.resetBus();
           bus = await this.#bus();
           setUpAgain = true;
+          observer?.retried?.("bus_reset");
           continue;
         }
         if (head === null) {
           throw new TailcastError(
             ErrorCode.busUnavailable,
             "The bus is empty or missing; it is being set up.",
-            {
-              retryAfter: 1,
-            },
+            { retryAfter: 1, reason: "bus_missing" },
           );
         }
         const chunk = messages.slice(written.length, written.length + INSERT_CHUNK);
@@ -213,6 +228,7 @@ export class BusWriter {
             },
           });
           written.push(...docs);
+          observer?.appended?.(docs.length);
           head = { offset: (docs.at(-1) as MessageDoc).offset, epoch };
         } catch (err) {
           // Lost the race for an offset. An ordered insert stops at the first failure, so what came
@@ -221,8 +237,11 @@ export class BusWriter {
           const refused = lostRaceAt(err);
           if (refused === null) throw err;
           written.push(...docs.slice(0, refused));
+          if (refused > 0) observer?.appended?.(refused);
+          observer?.conflicted?.();
           head = null;
           lost++;
+          if (lost < this.#options.maxAttempts) observer?.retried?.("offset_conflict");
           if (lost > 1) await sleep(backoffDelay(lost, { initialMs: 2, maxMs: 50 }));
         }
       }
@@ -250,8 +269,6 @@ function timedOut(ms: number): TailcastError {
   return new TailcastError(
     ErrorCode.busUnavailable,
     `The message could not be written within ${ms} ms; retry.`,
-    {
-      retryAfter: 1,
-    },
+    { retryAfter: 1, reason: "append_timeout" },
   );
 }

@@ -222,3 +222,68 @@ describe("BusWriter", () => {
     expect(bus.inserts.map((docs) => docs.map((d) => d.channel))).toEqual([["first"], ["second", "second"]]);
   });
 });
+
+describe("BusWriter observer", () => {
+  function observed(bus: FakeBus, maxAttempts = 5) {
+    const seen = { grouped: [] as number[], appended: 0, conflicts: 0, retries: [] as string[] };
+    const w = new BusWriter(async () => bus as unknown as Collection<BusDoc>, {
+      writeConcern: { w: "majority" },
+      maxDocsPerInsert: 500,
+      maxAttempts,
+      timeoutMs: 10_000,
+      maxQueuedDocs: 10_000,
+      observer: {
+        grouped: (n) => seen.grouped.push(n),
+        appended: (n) => {
+          seen.appended += n;
+        },
+        conflicted: () => {
+          seen.conflicts++;
+        },
+        retried: (reason) => seen.retries.push(reason),
+      },
+    });
+    return { w, seen };
+  }
+
+  it("reports groups, acknowledged messages, and a lost race with its retry", async () => {
+    const bus = new FakeBus();
+    bus.script.push(() => {
+      bus.docs.push({ offset: 3, epoch: EPOCH, channel: "other" });
+      return undefined;
+    });
+    const { w, seen } = observed(bus);
+    await w.append(items(4));
+    expect(seen).toEqual({ grouped: [4], appended: 4, conflicts: 1, retries: ["offset_conflict"] });
+  });
+
+  it("reports the messages of requests that arrived during an insert as one group", async () => {
+    const bus = new FakeBus();
+    const { w, seen } = observed(bus);
+    let release = () => {};
+    bus.gate = new Promise((r) => {
+      release = r;
+    });
+    const first = w.append(items(1));
+    const rest = [w.append(items(2)), w.append(items(3))];
+    bus.gate = null;
+    release();
+    await Promise.all([first, ...rest]);
+    expect(seen.grouped).toEqual([1, 5]);
+    expect(seen.appended).toBe(6);
+  });
+
+  it("does not report a retry after the last round it gives up on", async () => {
+    const bus = new FakeBus();
+    for (let i = 0; i < 10; i++) bus.script.push(() => void bus.otherWriter(1));
+    const { w, seen } = observed(bus, 3);
+    const err = await refusal(w.append(items(2)));
+    expect((err as TailcastError).reason).toBe("offset_contention");
+    expect(seen).toEqual({
+      grouped: [2],
+      appended: 0,
+      conflicts: 3,
+      retries: ["offset_conflict", "offset_conflict"],
+    });
+  });
+});

@@ -63,6 +63,7 @@ describe("defaults from an empty environment", () => {
       drainTimeoutMs: 30_000,
       publishRate: { perSecond: 100, burst: 200 },
       historyRate: { perSecond: 10, burst: 20 },
+      metrics: { port: undefined, token: undefined },
     });
   });
 
@@ -88,6 +89,7 @@ describe("defaults from an empty environment", () => {
       subscribeRate: { perSecond: 10, burst: 100 },
       adminToken: undefined,
       drain: { windowMs: 10_000, timeoutMs: 30_000 },
+      metrics: { port: undefined, token: undefined },
     });
   });
 

@@ -5,7 +5,11 @@ import { ErrorCode, TailcastError } from "../../shared/errors.ts";
 import type { Envelope } from "../../shared/message.ts";
 import {
   defaultRecoveryOptions,
+  newRecoveryStats,
+  RECOVERY_SOURCES,
   type RecoveryOptions,
+  type RecoverySource,
+  type RecoveryStats,
   type RecoveryTarget,
   replayThenJoin,
 } from "../../tailer/recovery.ts";
@@ -112,6 +116,15 @@ function recover(
   return replayThenJoin(bus, s.channel, position, tail, s.target, { ...defaultRecoveryOptions, ...extra });
 }
 
+/** Recovery outcomes with every count zero but those given. */
+function outcomes(
+  given: Partial<Record<RecoverySource, Partial<{ recovered: number; unrecovered: number }>>>,
+): RecoveryStats["outcomes"] {
+  const all = newRecoveryStats().outcomes;
+  for (const source of RECOVERY_SOURCES) Object.assign(all[source], given[source]);
+  return all;
+}
+
 describe("replayThenJoin", () => {
   it("recovers a recent range from the window alone, then joins the live stream at the seam", async () => {
     const { bus, tail } = node(10);
@@ -122,7 +135,13 @@ describe("replayThenJoin", () => {
     expect(bus.reads).toBe(0);
     tail.deliver(...messages(11, 14));
     expect(s.offsets()).toEqual(offsetsOf("a", 5, 14));
-    expect(tail.stats).toEqual({ served: 1, fromWindow: 1, fromBus: 0, unrecovered: 0 });
+    expect(tail.stats).toEqual({
+      served: 1,
+      fromWindow: 1,
+      fromBus: 0,
+      unrecovered: 0,
+      outcomes: outcomes({ window: { recovered: 1 } }),
+    });
   });
 
   it("recovers an older range from the bus page by page, then joins with no hole and no duplicate", async () => {
@@ -133,7 +152,13 @@ describe("replayThenJoin", () => {
     expect(bus.reads).toBeGreaterThan(3);
     tail.deliver(...messages(41, 44));
     expect(s.offsets()).toEqual(offsetsOf("b", 6, 44));
-    expect(tail.stats).toEqual({ served: 1, fromWindow: 0, fromBus: 1, unrecovered: 0 });
+    expect(tail.stats).toEqual({
+      served: 1,
+      fromWindow: 0,
+      fromBus: 1,
+      unrecovered: 0,
+      outcomes: outcomes({ bus: { recovered: 1 } }),
+    });
   });
 
   it("keeps reading while the tail moves on during the replay", async () => {
@@ -161,6 +186,7 @@ describe("replayThenJoin", () => {
     expect(s.offsets()).toEqual(offsetsOf("a", 9, 20));
     expect(s.joined()).toBe(true);
     expect(tail.stats.unrecovered).toBe(1);
+    expect(tail.stats.outcomes).toEqual(outcomes({ bus: { unrecovered: 1 } }));
   });
 
   it("answers recovered:false when the bus evicts between the retention check and a page, or between pages", async () => {
@@ -186,6 +212,7 @@ describe("replayThenJoin", () => {
     expect(s.got).toEqual([]);
     expect(s.joined()).toBe(true);
     expect(tail.stats.unrecovered).toBe(1);
+    expect(tail.stats.outcomes).toEqual(outcomes({ none: { unrecovered: 1 } }));
   });
 
   it("joins at once when the subscriber is exactly where the node is", async () => {
