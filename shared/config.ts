@@ -55,6 +55,8 @@ const limitsSchema = z.object({
 
 const serverSchema = z.object({
   HOST: z.string().default("0.0.0.0"),
+  // Fleet heartbeat interval (shared/fleet/heartbeat.ts): how fresh the status page is.
+  TAILCAST_HEARTBEAT_MS: int(100, 600_000).default(5000),
 });
 
 export interface BusConfig {
@@ -84,6 +86,8 @@ export interface IngestConfig {
   publishRate: { perSecond: number; burst: number };
   /** History reads per second (and burst) per subscriber-token subject. */
   historyRate: { perSecond: number; burst: number };
+  /** How often the process writes its fleet heartbeat (the status page). */
+  heartbeatMs: number;
 }
 
 export interface TailerConfig {
@@ -109,6 +113,8 @@ export interface TailerConfig {
   maxConnectionsPerIp: number;
   /** Subscribes per second (and burst) per connection, and per token subject across its connections. */
   subscribeRate: { perSecond: number; burst: number };
+  /** How often the node writes its fleet heartbeat (the status page). */
+  heartbeatMs: number;
 }
 
 const logSchema = z.object({
@@ -185,6 +191,7 @@ export function loadIngestConfig(env: Env = process.env): IngestConfig {
       perSecond: s.TAILCAST_HISTORY_RATE,
       burst: s.TAILCAST_HISTORY_BURST ?? twice(s.TAILCAST_HISTORY_RATE),
     },
+    heartbeatMs: s.TAILCAST_HEARTBEAT_MS,
   };
 }
 
@@ -234,5 +241,6 @@ export function loadTailerConfig(env: Env = process.env): TailerConfig {
         s.TAILCAST_SUBSCRIBE_BURST ??
         Math.max(s.TAILCAST_MAX_SUBSCRIPTIONS, twice(s.TAILCAST_SUBSCRIBE_RATE)),
     },
+    heartbeatMs: s.TAILCAST_HEARTBEAT_MS,
   };
 }

@@ -1,4 +1,5 @@
 /** Tailer entry: `npm run tailer`. */
+import { loadAdminAccess } from "../shared/auth/admin-token.ts";
 import { AUTH_OFF_WARNING, requireSubscriberAuth } from "../shared/auth/mode.ts";
 import { loadLogConfig, loadTailerConfig } from "../shared/config.ts";
 import { createLogger } from "../shared/log.ts";
@@ -10,8 +11,9 @@ const config = orExit("tailer", () => loadTailerConfig());
 const logConfig = orExit(config.nodeId, () => loadLogConfig());
 const log = createLogger(config.nodeId, logConfig);
 const subscribers = orExit(config.nodeId, () => requireSubscriberAuth(process.env));
+const admin = orExit(config.nodeId, () => loadAdminAccess(process.env));
 if (subscribers === "off") log.warn(AUTH_OFF_WARNING);
-const node = await startTailerNode(config, log, subscribers);
+const node = await startTailerNode(config, log, subscribers, admin);
 node.fatal.catch(async (err: unknown) => {
   log.error("cannot tail the bus", { err });
   await node.stop().catch(ignoreError); // exiting anyway; the fatal error is logged above

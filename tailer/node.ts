@@ -7,19 +7,23 @@
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
 import { Hono } from "hono";
+import type { AdminAccess } from "../shared/auth/admin-token.ts";
 import type { TokenVerifier } from "../shared/auth/jwt.ts";
 import { ensureBus } from "../shared/bus/collection.ts";
 import { busHistory } from "../shared/bus/history.ts";
 import type { TailerConfig } from "../shared/config.ts";
 import { ErrorCode, errorBody, TailcastError } from "../shared/errors.ts";
+import { advertisedUrl } from "../shared/fleet/heartbeat.ts";
 import { createHttpServer } from "../shared/http-server.ts";
 import { cachedUntilFailure } from "../shared/lazy.ts";
 import type { Logger } from "../shared/log.ts";
 import { createMongo } from "../shared/mongo.ts";
 import { ignoreError, withTimeout } from "../shared/promises.ts";
 import { createConnectionLimit } from "./connection-limit.ts";
+import { DeliveryStats } from "./delivery-stats.ts";
 import { demoRoutes } from "./demo.ts";
 import { CompositeFanout, SocketIoFanout } from "./fanout.ts";
+import { tailerFleet } from "./fleet.ts";
 import { LiveTail } from "./live.ts";
 import { SubscriberSessions } from "./session.ts";
 import { attachSocketIo } from "./socketio.ts";
@@ -48,13 +52,19 @@ export async function startTailerNode(
   config: TailerConfig,
   log: Logger,
   subscribers: TokenVerifier | "off",
+  /** Who may see the fleet status (shared/auth/admin-token.ts). */
+  admin: AdminAccess,
 ): Promise<TailerNode> {
   const mongo = createMongo(config.bus.mongodbUri, config.bus.db, `tailcast-tailer-${config.nodeId}`);
   const bus = cachedUntilFailure(async () => ensureBus(await mongo.db(), config.bus, log));
+  const delivery = new DeliveryStats(Date.now());
   const live = new LiveTail({
     db: () => mongo.db(),
     bus,
-    deliver: (envelope) => fanout.deliver(envelope),
+    deliver: (envelope) => {
+      fanout.deliver(envelope);
+      delivery.record(Date.parse(envelope.ts), Date.now());
+    },
     gap: (gap) => sessions.gap(gap),
     log,
     options: {
@@ -85,6 +95,21 @@ export async function startTailerNode(
     }),
   );
   app.route("/", demoRoutes(config, subscribers === "off"));
+  const fleet = tailerFleet({
+    config,
+    db: () => mongo.db(),
+    bus,
+    live,
+    delivery,
+    serving: () => {
+      let subscriptions = 0;
+      for (const session of sessions) subscriptions += session.channels.size;
+      return { connections: sessions.size, subscriptions };
+    },
+    admin,
+    log,
+  });
+  app.route("/", fleet.routes);
 
   const http = createHttpServer(app.fetch);
   const sessions = new SubscriberSessions({
@@ -119,6 +144,7 @@ export async function startTailerNode(
   await once(http, "listening");
   const port = (http.address() as AddressInfo).port;
   log.info("tailer listening", { node: config.nodeId, url: `http://localhost:${port}/` });
+  fleet.start(advertisedUrl(config.host, port));
 
   // The bus may not be reachable yet: the live view keeps trying, then tails it for good.
   const started = live.start();
@@ -127,12 +153,14 @@ export async function startTailerNode(
     fatal: started.then(() => new Promise<never>(() => {})),
     stop: async () => {
       stopping = true;
+      const leaving = fleet.stop(); // the heartbeat's document goes while the rest stops
       await withTimeout(live.stop(), STOP_TAIL_MS).catch((err: unknown) =>
         log.warn("the tail did not stop in time; closing the database client", { err }),
       );
       await ws.close();
       io.close();
       await new Promise<void>((resolve) => http.close(() => resolve()));
+      await leaving;
       await withTimeout(mongo.close(), STOP_TAIL_MS).catch(ignoreError); // exiting: nothing waits on it
     },
   };
