@@ -23,7 +23,8 @@ import type { NodeDoc, NodeReport, NodeRole } from "./nodes.ts";
 export const EXPIRY_BEATS = 3;
 
 /** How long stop() waits for a beat in flight, then for the removal; expiry removes it anyway. */
-const REMOVE_TIMEOUT_MS = 1000;
+const IN_FLIGHT_TIMEOUT_MS = 1000;
+const REMOVE_TIMEOUT_MS = 2000;
 
 export interface HeartbeatOptions {
   nodeId: string;
@@ -75,7 +76,8 @@ export function startHeartbeat(options: HeartbeatOptions, deps: HeartbeatDeps): 
       const before = await nodes.findOneAndUpdate(
         { _id: options.nodeId },
         { $set: doc },
-        { upsert: true, returnDocument: "before", projection: { instance: 1, expiresAt: 1 } },
+        // No projection: FerretDB v1 does not implement findAndModify's `fields` (the document is small).
+        { upsert: true, returnDocument: "before" },
       );
       if (before && before.instance !== instance && before.expiresAt.getTime() > now && !warnedShared) {
         warnedShared = true;
@@ -107,7 +109,7 @@ export function startHeartbeat(options: HeartbeatOptions, deps: HeartbeatDeps): 
     stop: async () => {
       abort.abort();
       // A beat still in flight may write after the removal; it then expires like a crashed node's.
-      await withTimeout(loop, REMOVE_TIMEOUT_MS).catch(ignoreError);
+      await withTimeout(loop, IN_FLIGHT_TIMEOUT_MS).catch(ignoreError);
       // Only this process's document: a successor under the same id keeps its own.
       await withTimeout(
         deps.nodes().then((nodes) => nodes.deleteOne({ _id: options.nodeId, instance })),
