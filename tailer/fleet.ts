@@ -86,19 +86,19 @@ export function tailerFleet(deps: TailerFleetDeps): TailerFleet {
       ),
     ]);
     const at = new Date(now.status === "fulfilled" ? now.value : Date.now());
-    const fleet = await withTimeout(
-      nodes().then((c) => liveNodes(c, at)),
-      READ_TIMEOUT_MS,
-    ).catch((err: unknown) => {
-      deps.log.warn("cannot read the fleet's heartbeats", { err });
-      return [];
-    });
+    const fleet = await Promise.allSettled([
+      withTimeout(
+        nodes().then((c) => liveNodes(c, at)),
+        READ_TIMEOUT_MS,
+      ),
+    ]);
     return buildStatus({
       now: at,
       self: config.nodeId,
-      nodes: fleet,
+      nodes: fleet[0].status === "fulfilled" ? fleet[0].value : [],
       bus: found.status === "fulfilled" ? found.value : null,
       busError: found.status === "rejected" ? messageOf(found.reason) : null,
+      nodesError: fleet[0].status === "rejected" ? messageOf(fleet[0].reason) : null,
       publishRate: delivery.summary(Date.now()).publishRate,
     });
   };

@@ -21,6 +21,8 @@ export interface StatusInputs {
   /** The bus's oldest and newest documents, or null when they could not be read (`busError` says why). */
   bus: { oldest: BusEnd | null; newest: BusEnd | null } | null;
   busError: string | null;
+  /** Why the heartbeats could not be read (`nodes` is then empty), or null. */
+  nodesError: string | null;
   /** Messages per second reaching the serving node's tail (tailer/delivery-stats.ts), null if unknown. */
   publishRate: number | null;
 }
@@ -84,6 +86,7 @@ export interface FleetStatus {
   servedBy: string;
   bus: BusStatus | null;
   busError: string | null;
+  nodesError: string | null;
   fleet: FleetTotals;
   nodes: NodeStatus[];
 }
@@ -99,6 +102,7 @@ export function buildStatus(inputs: StatusInputs): FleetStatus {
     servedBy: inputs.self,
     bus: busStatus(inputs.bus, inputs.publishRate),
     busError: inputs.busError,
+    nodesError: inputs.nodesError,
     fleet: totals(nodes),
     nodes,
   };

@@ -53,6 +53,7 @@ function inputs(overrides: Partial<StatusInputs> = {}): StatusInputs {
       newest: { offset: 1000, epoch: "e1", ts: at("00:09:59.900") },
     },
     busError: null,
+    nodesError: null,
     publishRate: 20,
     ...overrides,
   };
@@ -128,10 +129,13 @@ describe("buildStatus", () => {
     });
   });
 
-  it("says why the bus is missing", () => {
+  it("says why the bus or the heartbeats are missing", () => {
     const s = buildStatus(inputs({ bus: null, busError: "no answer within 2000 ms" }));
     expect(s.bus).toBeNull();
     expect(s.busError).toBe("no answer within 2000 ms");
+    expect(s.nodesError).toBeNull();
+    const blind = buildStatus(inputs({ nodes: [], nodesError: "connection refused" }));
+    expect([blind.nodes, blind.nodesError]).toEqual([[], "connection refused"]);
     expect(buildStatus(inputs({ bus: { oldest: null, newest: null } })).bus).toBeNull();
   });
 
