@@ -86,19 +86,20 @@ export function tailerFleet(deps: TailerFleetDeps): TailerFleet {
       ),
     ]);
     const at = new Date(now.status === "fulfilled" ? now.value : Date.now());
-    const fleet = await Promise.allSettled([
-      withTimeout(
-        nodes().then((c) => liveNodes(c, at)),
-        READ_TIMEOUT_MS,
-      ),
-    ]);
+    const fleet = await withTimeout(
+      nodes().then((c) => liveNodes(c, at)),
+      READ_TIMEOUT_MS,
+    ).then(
+      (list) => ({ list, error: null }),
+      (err: unknown) => ({ list: [], error: messageOf(err) }),
+    );
     return buildStatus({
       now: at,
       self: config.nodeId,
-      nodes: fleet[0].status === "fulfilled" ? fleet[0].value : [],
+      nodes: fleet.list,
       bus: found.status === "fulfilled" ? found.value : null,
       busError: found.status === "rejected" ? messageOf(found.reason) : null,
-      nodesError: fleet[0].status === "rejected" ? messageOf(fleet[0].reason) : null,
+      nodesError: fleet.error,
       publishRate: delivery.summary(Date.now()).publishRate,
     });
   };

@@ -190,10 +190,17 @@ describe("/status.json", () => {
 
     const functionsId = ids(await status()).find((id) => id.startsWith("functions-")) as string;
     await ingest.kill("SIGKILL");
-    const killedAt = Date.now();
     await expect.poll(async () => ids(await status()), { timeout: 15_000 }).toEqual(["tailer-a"]);
-    // It stayed listed until its last heartbeat expired (3 intervals after it), not longer than needed.
-    expect(Date.now() - killedAt).toBeLessThan(10_000);
-    expect(functionsId).toMatch(/^functions-/);
+    // Dropped by the readers' expiry filter: the dead process's document is still stored. (On MongoDB
+    // the TTL monitor deletes it within about a minute; FerretDB never does.)
+    if (inject("databaseKind") === "ferretdb") {
+      const stored = await withDb(inject("mongodbUri"), (client) =>
+        client
+          .db(db)
+          .collection("bus_nodes")
+          .countDocuments({ _id: functionsId as never }),
+      );
+      expect(stored).toBe(1);
+    }
   });
 });
