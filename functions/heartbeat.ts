@@ -14,14 +14,15 @@ import { cachedUntilFailure } from "../shared/lazy.ts";
 import type { Logger } from "../shared/log.ts";
 import type { MongoHandle } from "../shared/mongo.ts";
 
-type Fetch = (request: Request) => Response | Promise<Response>;
+/** A fetch-style handler; what the server passes after the request (its bindings) is handed on untouched. */
+type Fetch = (request: Request, ...rest: never[]) => Response | Promise<Response>;
 
 /** `fetch`, remembering the last request it answered with a 5xx (what an operator looks at first). */
 export function recordingServerErrors(fetch: Fetch): { fetch: Fetch; lastError(): NodeReport["lastError"] } {
   let last: NodeReport["lastError"] = null;
   return {
-    fetch: async (request) => {
-      const response = await fetch(request);
+    fetch: async (request, ...rest) => {
+      const response = await fetch(request, ...rest);
       if (response.status >= 500) {
         last = {
           message: `${response.status} on ${request.method} ${new URL(request.url).pathname}`,
