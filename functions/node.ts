@@ -6,21 +6,26 @@
  */
 import type { AddressInfo } from "node:net";
 import { isTailcastError } from "../shared/errors.ts";
+import type { Heartbeat } from "../shared/fleet/heartbeat.ts";
 import { createHttpServer } from "../shared/http-server.ts";
 import { startMetricsServer } from "../shared/metrics/expose.ts";
 import { orExit } from "../shared/startup.ts";
 import { IngestDrain } from "./drain.ts";
+import { recordingServerErrors, startIngestHeartbeat } from "./heartbeat.ts";
 import { createIngestRuntime } from "./runtime.ts";
 
 const drain = new IngestDrain();
 const { app, config, mongo, log, bus, writer, metrics } = orExit("functions", () =>
   createIngestRuntime(process.env, undefined, () => drain.draining),
 );
-const server = createHttpServer(app.fetch);
+const served = recordingServerErrors(app.fetch);
+const server = createHttpServer(served.fetch);
 drain.track(server);
+let heartbeat: Heartbeat | undefined;
 server.listen(config.port, config.host, () => {
   const { port } = server.address() as AddressInfo;
   log.info("ingest listening", { url: `http://${config.host}:${port}`, port });
+  heartbeat = startIngestHeartbeat({ config, mongo, server, port, lastError: served.lastError, log });
 });
 
 const metricsServer = await startMetricsServer(metrics.registry, config.metrics, config.host);
@@ -29,6 +34,7 @@ if (metricsServer) log.info("metrics listening", { port: metricsServer.port });
 function shutdown(signal: string) {
   log.info("shutting down", { signal, drainTimeoutMs: config.drainTimeoutMs });
   void metricsServer?.close();
+  const leaving = heartbeat?.stop(); // the fleet's status page stops listing this process
   setTimeout(() => {
     log.error("drain timed out: exiting with requests unanswered", {
       drainTimeoutMs: config.drainTimeoutMs,
@@ -36,13 +42,19 @@ function shutdown(signal: string) {
     });
     process.exit(1);
   }, config.drainTimeoutMs).unref();
-  drain.drain({ writerIdle: () => writer.idle(), closeDatabase: () => mongo.close(), log }).then(
-    () => process.exit(0),
-    (err: unknown) => {
-      log.error("drain failed", { err });
-      process.exit(1);
-    },
-  );
+  drain
+    .drain({
+      writerIdle: () => writer.idle(),
+      closeDatabase: () => Promise.resolve(leaving).then(() => mongo.close()),
+      log,
+    })
+    .then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error("drain failed", { err });
+        process.exit(1);
+      },
+    );
 }
 process.once("SIGINT", () => shutdown("SIGINT"));
 process.once("SIGTERM", () => shutdown("SIGTERM"));

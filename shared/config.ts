@@ -4,6 +4,7 @@
  * code (shared/auth/). Every variable is listed with its default in the README's config table.
  */
 import { z } from "zod";
+import { type AdminAccess, loadAdminAccess } from "./auth/admin-token.ts";
 import { configError, type Env, int, list, port, readEnv } from "./env.ts";
 import type { LogFormat, LogLevel } from "./log.ts";
 import { defaultMessageLimits, type MessageLimits } from "./message.ts";
@@ -55,6 +56,8 @@ const limitsSchema = z.object({
 
 const serverSchema = z.object({
   HOST: z.string().default("0.0.0.0"),
+  // Fleet heartbeat interval (shared/fleet/heartbeat.ts): how fresh the status page is.
+  TAILCAST_HEARTBEAT_MS: int(100, 600_000).default(5000),
 });
 
 const metricsSchema = z.object({
@@ -118,6 +121,8 @@ export interface IngestConfig {
   /** History reads per second (and burst) per subscriber-token subject. */
   historyRate: { perSecond: number; burst: number };
   metrics: MetricsConfig;
+  /** How often the process writes its fleet heartbeat (the status page). */
+  heartbeatMs: number;
 }
 
 export interface TailerConfig {
@@ -143,10 +148,12 @@ export interface TailerConfig {
   maxConnectionsPerIp: number;
   /** Subscribes per second (and burst) per connection, and per token subject across its connections. */
   subscribeRate: { perSecond: number; burst: number };
-  /** Bearer token of the operator endpoints (POST /admin/drain); undefined: they answer 403. */
-  adminToken: string | undefined;
+  /** Who may use the operator endpoints: POST /admin/drain, /status (shared/auth/admin-token.ts). */
+  admin: AdminAccess;
   drain: DrainConfig;
   metrics: MetricsConfig;
+  /** How often the node writes its fleet heartbeat (the status page). */
+  heartbeatMs: number;
 }
 
 /** The graceful drain (README "Drain"; tailer/drain.ts). */
@@ -255,6 +262,7 @@ export function loadIngestConfig(env: Env = process.env): IngestConfig {
       burst: s.TAILCAST_HISTORY_BURST ?? twice(s.TAILCAST_HISTORY_RATE),
     },
     metrics: loadMetricsConfig(env, s.PORT),
+    heartbeatMs: s.TAILCAST_HEARTBEAT_MS,
   };
 }
 
@@ -276,10 +284,6 @@ export function loadTailerConfig(env: Env = process.env): TailerConfig {
       TAILCAST_MAX_CONNECTIONS_PER_IP: int(0, 1_000_000).default(0),
       TAILCAST_SUBSCRIBE_RATE: perSecond.default(10),
       TAILCAST_SUBSCRIBE_BURST: int(1, 1_000_000).optional(),
-      TAILCAST_ADMIN_TOKEN: z
-        .string()
-        .regex(/^\S+$/, "must not contain white space (it travels in an Authorization: Bearer header)")
-        .optional(),
     }),
     env,
   );
@@ -308,8 +312,9 @@ export function loadTailerConfig(env: Env = process.env): TailerConfig {
         s.TAILCAST_SUBSCRIBE_BURST ??
         Math.max(s.TAILCAST_MAX_SUBSCRIPTIONS, twice(s.TAILCAST_SUBSCRIBE_RATE)),
     },
-    adminToken: s.TAILCAST_ADMIN_TOKEN,
+    admin: loadAdminAccess(env),
     drain: loadDrainConfig(env),
     metrics: loadMetricsConfig(env, s.PORT),
+    heartbeatMs: s.TAILCAST_HEARTBEAT_MS,
   };
 }

@@ -4,11 +4,11 @@
  * while draining answers the same.
  */
 import { Hono } from "hono";
-import { requireAdminToken } from "../shared/auth/admin-token.ts";
+import { type AdminAccess, checkAdmin } from "../shared/auth/admin-token.ts";
 import { toErrorBody } from "../shared/errors.ts";
 
 export interface AdminDeps {
-  token: string | undefined;
+  access: AdminAccess;
   /** Begins the drain (or joins the one under way); does not wait for it. */
   drain: (reason: string) => void;
 }
@@ -17,7 +17,7 @@ export function adminRoutes(deps: AdminDeps): Hono {
   const app = new Hono();
   app.post("/admin/drain", (c) => {
     try {
-      requireAdminToken(c.req.header("authorization"), deps.token);
+      checkAdmin(deps.access, c.req.header("authorization"), "POST /admin/drain", { openInDev: false });
     } catch (err) {
       const { status, body } = toErrorBody(err);
       const challenge = status === 401 ? { "WWW-Authenticate": 'Bearer realm="tailcast-admin"' } : undefined;

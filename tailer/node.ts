@@ -13,6 +13,7 @@ import { ensureBus } from "../shared/bus/collection.ts";
 import { busHistory } from "../shared/bus/history.ts";
 import type { TailerConfig } from "../shared/config.ts";
 import { ErrorCode, errorBody, TailcastError } from "../shared/errors.ts";
+import { advertisedUrl } from "../shared/fleet/heartbeat.ts";
 import { createHttpServer } from "../shared/http-server.ts";
 import { cachedUntilFailure } from "../shared/lazy.ts";
 import type { Logger } from "../shared/log.ts";
@@ -22,9 +23,11 @@ import { createMongo } from "../shared/mongo.ts";
 import { ignoreError, withTimeout } from "../shared/promises.ts";
 import { adminRoutes } from "./admin.ts";
 import { createConnectionLimit } from "./connection-limit.ts";
+import { DeliveryStats } from "./delivery-stats.ts";
 import { demoRoutes } from "./demo.ts";
 import { type DrainState, NodeDrain } from "./drain.ts";
 import { CompositeFanout, SocketIoFanout } from "./fanout.ts";
+import { tailerFleet } from "./fleet.ts";
 import { LiveTail } from "./live.ts";
 import { createTailerMetrics } from "./metrics.ts";
 import { readBusEnds } from "./retention.ts";
@@ -72,12 +75,15 @@ export async function startTailerNode(
   const mongo = createMongo(config.bus.mongodbUri, config.bus.db, `tailcast-tailer-${config.nodeId}`);
   const bus = cachedUntilFailure(async () => ensureBus(await mongo.db(), config.bus, log));
   const metrics = createTailerMetrics();
+  const delivery = new DeliveryStats(Date.now());
   const live = new LiveTail({
     db: () => mongo.db(),
     bus,
     deliver: (envelope) => {
       fanout.deliver(envelope);
-      metrics.delivered(envelope, fanout.subscribers(envelope.channel));
+      const sentAt = Date.now();
+      metrics.delivered(envelope, fanout.subscribers(envelope.channel), sentAt);
+      delivery.record(Date.parse(envelope.ts), sentAt);
     },
     gap: (gap) => sessions.gap(gap),
     log,
@@ -97,6 +103,7 @@ export async function startTailerNode(
   const stop = () =>
     (stopped ??= (async () => {
       stopping = true;
+      const leaving = fleet.stop(); // the heartbeat's document goes while the rest stops
       await withTimeout(live.stop(), STOP_TAIL_MS).catch((err: unknown) =>
         log.warn("the tail did not stop in time; closing the database client", { err }),
       );
@@ -104,6 +111,7 @@ export async function startTailerNode(
       io.close();
       await new Promise<void>((resolve) => http.close(() => resolve()));
       await metricsServer?.close();
+      await leaving;
       await withTimeout(mongo.close(), STOP_TAIL_MS).catch(ignoreError); // exiting: nothing waits on it
     })());
   const drain = new NodeDrain({ config: config.drain, connections: () => sessions, stop, log });
@@ -133,11 +141,26 @@ export async function startTailerNode(
   );
   const drainInBackground = (reason: string) =>
     void startDrain(reason).catch((err: unknown) => log.error("drain failed", { err }));
-  app.route("/", adminRoutes({ token: config.adminToken, drain: drainInBackground }));
+  app.route("/", adminRoutes({ access: config.admin, drain: drainInBackground }));
   if (config.metrics.port === undefined) {
     app.route("/", metricsRoutes(metrics.registry, config.metrics.token));
   }
   app.route("/", demoRoutes(config, subscribers === "off"));
+  const fleet = tailerFleet({
+    config,
+    db: () => mongo.db(),
+    bus,
+    live,
+    delivery,
+    serving: () => {
+      let subscriptions = 0;
+      for (const session of sessions) subscriptions += session.channels.size;
+      return { connections: sessions.size, subscriptions };
+    },
+    admin: config.admin,
+    log,
+  });
+  app.route("/", fleet.routes);
 
   const http = createHttpServer(app.fetch);
   const connectionLimit = createConnectionLimit(config.maxConnectionsPerIp);
@@ -187,6 +210,7 @@ export async function startTailerNode(
   const port = (http.address() as AddressInfo).port;
   log.info("tailer listening", { url: `http://localhost:${port}/` });
   if (metricsServer) log.info("metrics listening", { port: metricsServer.port });
+  fleet.start(advertisedUrl(config.host, port));
 
   // The bus may not be reachable yet: the live view keeps trying, then tails it for good.
   const started = live.start();

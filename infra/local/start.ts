@@ -106,6 +106,9 @@ async function main(): Promise<void> {
   say(`  database      ${db.uri} (${db.kind})`);
   say(`  ingest        http://localhost:${ingest}   (GET /healthz, /readyz)`);
   for (const n of nodes) say(`  chat page     http://localhost:${n.port}/   (tailer, GET /stats)`);
+  say(
+    `  fleet status  http://localhost:${nodes[0]?.port ?? tailers[0]}/status   (every node and the bus; on any tailer)`,
+  );
   say("  publish:");
   say(
     `    curl -X POST http://localhost:${ingest}/v1/channels/chat/messages -H 'content-type: application/json' \\`,

@@ -1,30 +1,67 @@
 /**
- * The operator's bearer token (TAILCAST_ADMIN_TOKEN) for a node's admin endpoints (README "Drain").
- * Not configured: the endpoints are refused outright rather than left open. Compared in constant time
- * (both sides hashed first, so their lengths do not leak either).
+ * Operator endpoints of a tailer — `POST /admin/drain` and the fleet status page — take
+ * `Authorization: Bearer <TAILCAST_ADMIN_TOKEN>`. Without the variable a drain is always refused, and
+ * the read-only status page is open only when TAILCAST_AUTH=off (local development); a refusal says
+ * what to set: nothing is open by accident of a missing variable (README "Secure by default").
  */
 import { createHash, timingSafeEqual } from "node:crypto";
+import { z } from "zod";
+import { type Env, readEnv } from "../env.ts";
 import { ErrorCode, TailcastError } from "../errors.ts";
 import { bearerToken } from "./bearer.ts";
+import { authDisabled } from "./mode.ts";
 
-const digest = (s: string) => createHash("sha256").update(s, "utf8").digest();
+export type AdminAccess =
+  | { kind: "open" }
+  | { kind: "token"; digest: Buffer }
+  /** Auth is on and no token is configured: every request is refused. */
+  | { kind: "closed" };
 
-/**
- * Throws `forbidden` when no admin token is configured, `unauthorized` when the Authorization header
- * does not carry it; returns when it does.
- */
-export function requireAdminToken(authorization: string | undefined, configured: string | undefined): void {
-  if (configured === undefined) {
+const adminSchema = z.object({
+  TAILCAST_ADMIN_TOKEN: z
+    .string()
+    .trim()
+    .min(16, "must be at least 16 characters")
+    .regex(/^\S+$/, "must not contain white space (it travels in an Authorization: Bearer header)")
+    .optional(),
+});
+
+const digestOf = (token: string) => createHash("sha256").update(token, "utf8").digest();
+
+/** Reads TAILCAST_ADMIN_TOKEN (and TAILCAST_AUTH); throws `invalid_config` for a bad value. */
+export function loadAdminAccess(env: Env): AdminAccess {
+  const token = readEnv(adminSchema, env).TAILCAST_ADMIN_TOKEN;
+  if (token !== undefined) return { kind: "token", digest: digestOf(token) };
+  return authDisabled(env) ? { kind: "open" } : { kind: "closed" };
+}
+
+export interface CheckAdminOptions {
+  /** Whether the endpoint is open without a token under TAILCAST_AUTH=off (a page is; a drain is not). */
+  openInDev: boolean;
+}
+
+/** Throws `forbidden` or `unauthorized` unless the request may use the operator endpoint `what`. */
+export function checkAdmin(
+  access: AdminAccess,
+  authorizationHeader: string | undefined,
+  what: string,
+  { openInDev }: CheckAdminOptions = { openInDev: true },
+): void {
+  if (access.kind === "open" && openInDev) return;
+  if (access.kind !== "token") {
     throw new TailcastError(
       ErrorCode.forbidden,
-      "Admin endpoints are disabled: TAILCAST_ADMIN_TOKEN is not set on this node.",
+      openInDev
+        ? `${what} needs TAILCAST_ADMIN_TOKEN, which is not set on this node (it is open only with TAILCAST_AUTH=off).`
+        : `${what} is disabled: TAILCAST_ADMIN_TOKEN is not set on this node.`,
     );
   }
-  const given = bearerToken(authorization);
-  if (given === undefined || !timingSafeEqual(digest(given), digest(configured))) {
+  const given = bearerToken(authorizationHeader);
+  // Fixed-length digests compared in constant time: the timing says nothing about the token.
+  if (given === undefined || !timingSafeEqual(digestOf(given), access.digest)) {
     throw new TailcastError(
       ErrorCode.unauthorized,
-      "A valid admin token is required (Authorization: Bearer).",
+      `${what} needs Authorization: Bearer <TAILCAST_ADMIN_TOKEN>.`,
     );
   }
 }

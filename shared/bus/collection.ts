@@ -120,9 +120,9 @@ export async function newestPosition(
 /** The oldest retained document, in natural order for the same reasons as newestPosition. */
 export async function oldestPosition(
   bus: Collection<BusDoc>,
-): Promise<{ offset: number; epoch: string } | null> {
+): Promise<{ offset: number; epoch: string; ts: Date } | null> {
   return bus
-    .findOne({}, { sort: { $natural: 1 }, projection: { _id: 0, offset: 1, epoch: 1 } })
+    .findOne({}, { sort: { $natural: 1 }, projection: { _id: 0, offset: 1, epoch: 1, ts: 1 } })
     .catch(noCappedBus);
 }
 

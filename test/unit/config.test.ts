@@ -64,6 +64,7 @@ describe("defaults from an empty environment", () => {
       publishRate: { perSecond: 100, burst: 200 },
       historyRate: { perSecond: 10, burst: 20 },
       metrics: { port: undefined, token: undefined },
+      heartbeatMs: 5000,
     });
   });
 
@@ -87,9 +88,10 @@ describe("defaults from an empty environment", () => {
       maxConnectionsPerIp: 0,
       // The burst lets a reconnecting client resubscribe all it may hold at once.
       subscribeRate: { perSecond: 10, burst: 100 },
-      adminToken: undefined,
+      admin: { kind: "closed" },
       drain: { windowMs: 10_000, timeoutMs: 30_000 },
       metrics: { port: undefined, token: undefined },
+      heartbeatMs: 5000,
     });
   });
 
@@ -280,6 +282,7 @@ describe("invalid values are refused with invalid_config naming the variable", (
     ["TAILCAST_DB", "a.b"],
     ["TAILCAST_BUS_COLLECTION", "bus$"],
     ["TAILCAST_BUS_COLLECTION", "system.bus"],
+    ["TAILCAST_HEARTBEAT_MS", "99"],
   ])("ingest: %s=%j", (variable, value) => {
     expectRefused(loadIngestConfig, { [variable]: value }, variable);
   });
@@ -290,6 +293,8 @@ describe("invalid values are refused with invalid_config naming the variable", (
     ["TAILCAST_TAIL_BATCH", "0"],
     ["TAILCAST_INGEST_URL", "not a url"],
     ["TAILCAST_BUS_SIZE_BYTES", "10"],
+    ["TAILCAST_HEARTBEAT_MS", "0"],
+    ["TAILCAST_HEARTBEAT_MS", "600001"],
   ])("tailer: %s=%j", (variable, value) => {
     expectRefused(loadTailerConfig, { [variable]: value }, variable);
   });

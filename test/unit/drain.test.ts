@@ -58,9 +58,11 @@ describe("drain configuration", () => {
   });
 
   it("reads the admin token; blank is unset, white space inside is refused", () => {
-    expect(loadTailerConfig({ TAILCAST_ADMIN_TOKEN: "s3cret-token" }).adminToken).toBe("s3cret-token");
-    expect(loadTailerConfig({ TAILCAST_ADMIN_TOKEN: "  " }).adminToken).toBeUndefined();
-    expect(() => loadTailerConfig({ TAILCAST_ADMIN_TOKEN: "two words" })).toThrow(/TAILCAST_ADMIN_TOKEN/);
+    expect(loadTailerConfig({ TAILCAST_ADMIN_TOKEN: "s3cret-token-0123" }).admin.kind).toBe("token");
+    expect(loadTailerConfig({ TAILCAST_ADMIN_TOKEN: "  " }).admin.kind).toBe("closed");
+    expect(() => loadTailerConfig({ TAILCAST_ADMIN_TOKEN: "two words, long enough" })).toThrow(
+      /TAILCAST_ADMIN_TOKEN/,
+    );
   });
 });
 
