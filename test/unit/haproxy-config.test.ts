@@ -26,7 +26,7 @@ function socketIoHeartbeat(): { pingInterval: number; pingTimeout: number } {
   const require = createRequire(import.meta.url);
   const { Server } = require("engine.io") as { Server: new () => { opts: Record<string, number> } };
   const defaults = new Server().opts;
-  const set = (name: string) => /\d[\d_]*/.exec(new RegExp(`${name}:\\s*([\\d_]+)`).exec(code)?.[1] ?? "")?.[0];
+  const set = (name: string) => new RegExp(`${name}:\\s*([\\d_]+)`).exec(code)?.[1];
   const value = (name: string) => Number(set(name)?.replaceAll("_", "") ?? defaults[name]);
   return { pingInterval: value("pingInterval"), pingTimeout: value("pingTimeout") };
 }
