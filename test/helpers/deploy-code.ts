@@ -6,6 +6,7 @@
  * up as a mismatch.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import { REPO_ROOT } from "../../infra/devdb/ferretdb-build.ts";
 import { loadIngestConfig, loadTailerConfig } from "../../shared/config.ts";
@@ -98,4 +99,25 @@ export function bundleProblem(distPath: string): string | undefined {
   const entry = distPath.replace(/^dist\//, "").replace(/\.mjs$/, "");
   if (all.includes(dir) && (all.includes(`${entry}.ts`) || all.includes(`"${entry}"`))) return undefined;
   return `the build (${command}) does not name ${distPath}`;
+}
+
+/**
+ * The heartbeats on a tailer's upgraded connections: Socket.IO's as tailer/socketio.ts sets them up
+ * (its own pingInterval / pingTimeout if it sets any, else engine.io's defaults) and the /ws ping
+ * interval (TAILCAST_WS_HEARTBEAT_MS's default).
+ */
+export function tailerHeartbeats(): { pingInterval: number; pingTimeout: number; wsHeartbeatMs: number } {
+  const code = readRepoFile("tailer/socketio.ts");
+  const require = createRequire(import.meta.url);
+  const { Server } = require("engine.io") as { Server: new () => { opts: Record<string, number> } };
+  const defaults = new Server().opts;
+  const value = (name: string) => {
+    const set = new RegExp(`${name}:\\s*([\\d_]+)`).exec(code)?.[1];
+    return Number(set?.replaceAll("_", "") ?? defaults[name]);
+  };
+  return {
+    pingInterval: value("pingInterval"),
+    pingTimeout: value("pingTimeout"),
+    wsHeartbeatMs: loadTailerConfig({}).wsHeartbeatMs,
+  };
 }

@@ -4,13 +4,11 @@
  * and the health check asks the path the tailer serves.
  */
 import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
 import { HAPROXY_TEMPLATE, HaproxyConfigError, renderHaproxyConfig } from "../../infra/lb/haproxy-config.ts";
-import { loadTailerConfig } from "../../shared/config.ts";
+import { pathsServed, tailerHeartbeats } from "../helpers/deploy-code.ts";
 
 const template = readFileSync(HAPROXY_TEMPLATE, "utf8");
-const source = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), "utf8");
 
 /** `timeout <name> <value>` of the defaults section, in ms. */
 function timeoutMs(config: string, name: string): number {
@@ -18,17 +16,6 @@ function timeoutMs(config: string, name: string): number {
   if (!m) throw new Error(`no timeout ${name}`);
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? "ms"] as number;
   return Number(m[1]) * unit;
-}
-
-/** Socket.IO's heartbeat as the tailer sets it up: its own option if tailer/socketio.ts sets one, else engine.io's default. */
-function socketIoHeartbeat(): { pingInterval: number; pingTimeout: number } {
-  const code = source("tailer/socketio.ts");
-  const require = createRequire(import.meta.url);
-  const { Server } = require("engine.io") as { Server: new () => { opts: Record<string, number> } };
-  const defaults = new Server().opts;
-  const set = (name: string) => new RegExp(`${name}:\\s*([\\d_]+)`).exec(code)?.[1];
-  const value = (name: string) => Number(set(name)?.replaceAll("_", "") ?? defaults[name]);
-  return { pingInterval: value("pingInterval"), pingTimeout: value("pingTimeout") };
 }
 
 describe("HAProxy config", () => {
@@ -87,8 +74,7 @@ describe("HAProxy config", () => {
   });
 
   it("timeouts outlast the tailer's heartbeats: a quiet connection is never cut by the balancer", () => {
-    const { pingInterval, pingTimeout } = socketIoHeartbeat();
-    const wsHeartbeatMs = loadTailerConfig({}).wsHeartbeatMs;
+    const { pingInterval, pingTimeout, wsHeartbeatMs } = tailerHeartbeats();
     const tunnel = timeoutMs(template, "tunnel");
     expect(tunnel).toBeGreaterThan(pingInterval + pingTimeout);
     expect(tunnel).toBeGreaterThan(2 * wsHeartbeatMs);
@@ -99,6 +85,6 @@ describe("HAProxy config", () => {
 
   it("health checks ask /readyz, which the tailer serves", () => {
     expect(template).toMatch(/http-check send meth GET uri \/readyz /);
-    expect(source("tailer/node.ts")).toMatch(/app\.get\("\/readyz"/);
+    expect([...pathsServed("tailer")]).toContain("/readyz");
   });
 });
