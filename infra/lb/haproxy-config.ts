@@ -4,6 +4,7 @@
  * kept as written. Pure: `renderHaproxyConfig` maps text to text. Run it to print a config:
  *
  *   npx tsx infra/lb/haproxy-config.ts --bind :80 --server rt1=10.0.0.11:8081 --server rt2=10.0.0.12:8081
+ *     [--check-interval-ms 2000] [--stats-socket /run/haproxy/admin.sock] [--stats-bind :8404] [--docker-dns]
  */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -126,6 +127,8 @@ function main(): void {
       server: { type: "string", multiple: true, default: [] },
       "check-interval-ms": { type: "string", default: "2000" },
       "docker-dns": { type: "boolean", default: false },
+      "stats-socket": { type: "string" },
+      "stats-bind": { type: "string" },
     },
   });
   const servers = values.server.map((arg) => {
@@ -137,6 +140,8 @@ function main(): void {
     servers,
     check: { intervalMs: Number(values["check-interval-ms"]), fall: 2, rise: 2 },
     dockerDns: values["docker-dns"],
+    ...(values["stats-socket"] ? { statsSocket: values["stats-socket"] } : {}),
+    ...(values["stats-bind"] ? { statsBind: values["stats-bind"] } : {}),
   });
   process.stdout.write(config);
 }

@@ -6,7 +6,9 @@
  * reconnect through the balancer to the others and end with exactly the acknowledged sequence; a
  * draining tailer (POST /admin/drain) stops receiving new connections.
  */
+import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { HAPROXY_TEMPLATE } from "../../infra/lb/haproxy-config.ts";
 import type { Component } from "../../infra/local/component.ts";
 import { pollUntil, publishOne, type Receipt, type Refused, runPublisher } from "../helpers/guarantees.ts";
 import { findHaproxy, type Haproxy, startHaproxy } from "../helpers/haproxy.ts";
@@ -72,6 +74,14 @@ describe.skipIf(missing !== null)("HAProxy in front of the tailers", () => {
     await dbProxy?.close();
   });
 
+  it("accepts the committed config as is (haproxy -c)", () => {
+    const out = execFileSync((haproxy as { path: string }).path, ["-c", "-f", HAPROXY_TEMPLATE], {
+      encoding: "utf8",
+      stdio: "pipe",
+    });
+    expect(out).toContain("Configuration file is valid");
+  });
+
   /** Runs `connect` while only `target` gets new connections (the others in maintenance). */
   async function onlyOn<T>(target: string, connect: () => Promise<T>): Promise<T> {
     const others = ["a", "b", "c"].filter((n) => n !== target);
@@ -98,7 +108,9 @@ describe.skipIf(missing !== null)("HAProxy in front of the tailers", () => {
 
     dbProxy.cut();
     await pollUntil("c's /readyz to answer 503", async () => ((await readyz(c)) === 503 ? true : undefined));
+    const notReadyAt = Date.now();
     await lb.waitFor("c", "DOWN");
+    console.log(`[lb] haproxy marked c DOWN ${Date.now() - notReadyAt} ms after its /readyz answered 503`);
     const [atA, atB, atC] = await Promise.all([held(a), held(b), held(c)]);
 
     const fresh = [
@@ -222,6 +234,9 @@ describe.skipIf(missing !== null)("HAProxy in front of the tailers", () => {
     );
 
     expect(refused).toEqual([]);
+    console.log(
+      `[lb] ${receipts.length} messages acknowledged; ${recorders.length + onA.tailcast.length} clients compared`,
+    );
     for (const s of recorders) expect.soft(recordingProblems(s, receipts), s.name).toEqual([]);
     for (const t of onA.tailcast) expect.soft(t.problems(receipts), t.name).toEqual([]);
     for (const s of onA.recorders) {
