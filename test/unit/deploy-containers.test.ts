@@ -115,7 +115,7 @@ describe.each(Object.entries(IMAGES) as Array<[ComponentName, { file: string; en
 
     it("runs the bundle with plain node, and the build emits it", () => {
       expect(all("CMD", runtime).at(-1)?.exec).toEqual(["node", entry]);
-      expect([bundleProblem(entry)].filter(Boolean)).toEqual([]);
+      expect([bundleProblem(entry)].filter(Boolean), "what npm run build lacks").toEqual([]);
       // The runtime stage has the bundle and nothing to install: no npm, no node_modules.
       expect(all("RUN", runtime)).toEqual([]);
       const copies = all("COPY", runtime);
