@@ -39,8 +39,8 @@ describe.skipIf(missing !== null)("HAProxy in front of the tailers", () => {
   const env = {
     TAILCAST_BUS_MAX_DOCS: "10000",
     TAILCAST_ADMIN_TOKEN: ADMIN_TOKEN,
-    TAILCAST_DRAIN_WINDOW_MS: "1000",
-    TAILCAST_DRAIN_TIMEOUT_MS: "5000",
+    TAILCAST_DRAIN_WINDOW_MS: "3000",
+    TAILCAST_DRAIN_TIMEOUT_MS: "8000",
   };
   let ingest: Component;
   let a: Component;
@@ -82,8 +82,9 @@ describe.skipIf(missing !== null)("HAProxy in front of the tailers", () => {
     expect(out).toContain("Configuration file is valid");
   });
 
-  /** Runs `connect` while only `target` gets new connections (the others in maintenance). */
+  /** Runs `connect` while only `target` gets new connections (the others in maintenance, then back as they were). */
   async function onlyOn<T>(target: string, connect: () => Promise<T>): Promise<T> {
+    const before = await lb.statuses();
     const others = ["a", "b", "c"].filter((n) => n !== target);
     for (const n of others) await lb.command(`set server tailers/${n} state maint`);
     await Promise.all(others.map((n) => lb.waitFor(n, "MAINT")));
@@ -91,7 +92,7 @@ describe.skipIf(missing !== null)("HAProxy in front of the tailers", () => {
       return await connect();
     } finally {
       for (const n of others) await lb.command(`set server tailers/${n} state ready`);
-      await Promise.all(others.map((n) => lb.waitFor(n, "UP")));
+      await Promise.all(others.map((n) => lb.waitFor(n, before.get(n) ?? "UP")));
     }
   }
 
@@ -192,13 +193,14 @@ describe.skipIf(missing !== null)("HAProxy in front of the tailers", () => {
       recorders.map((s) => s.waitUntil("traffic before the crash", () => s.received.length >= 20, 30_000)),
     );
 
-    // A recording client resumes by hand, through the balancer, once its connection drops.
+    // A recording client resumes by hand, through the balancer, once its connection drops (unless
+    // the test closed it).
     const resumed = new Map<RecordingClient, Promise<string>>();
     for (const s of recorders) {
       resumed.set(
         s,
         s.disconnected.then(async (reason) => {
-          await s.resume(lb.url);
+          if (reason !== "io client disconnect") await s.resume(lb.url);
           return reason;
         }),
       );
@@ -249,9 +251,14 @@ describe.skipIf(missing !== null)("HAProxy in front of the tailers", () => {
     expect(atB.ws + atC.ws).toBe(1);
 
     for (const x of [...recorders, ...onA.tailcast]) x.close();
+    // Every resume has settled, and none failed.
+    await Promise.all(resumed.values());
   }, 120_000);
 
   it("a draining tailer (POST /admin/drain) stops receiving new connections", async () => {
+    // A client that keeps b draining for a while (it does not move when told to).
+    const onB = await onlyOn("b", () => openWs(lb.url));
+    closers.push(onB);
     const res = await fetch(`${b.url}/admin/drain`, {
       method: "POST",
       headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
@@ -261,7 +268,10 @@ describe.skipIf(missing !== null)("HAProxy in front of the tailers", () => {
       res.status,
       "POST /admin/drain (TAILCAST_ADMIN_TOKEN, TAILCAST_DRAIN_WINDOW_MS, TAILCAST_DRAIN_TIMEOUT_MS) is missing from this tailer",
     ).toBe(202);
-    await pollUntil("b's /readyz to answer 503", async () => ((await readyz(b)) === 503 ? true : undefined));
+    // Not ready while it drains; it may also have finished and exited (refused) by the time we look.
+    await pollUntil("b's /readyz to answer 503", async () =>
+      (await readyz(b).catch(() => 503)) === 503 ? true : undefined,
+    );
     await lb.waitFor("b", "DOWN");
     const atC = await held(c);
     const fresh = [recording("drain-ws", ["websocket"]), recording("drain-poll", ["polling"])];
