@@ -79,8 +79,8 @@ export function numericDefault(component: ComponentName, name: string): number |
 
 /**
  * Why `dist/…` is not something `npm run build` emits, or undefined when it is: the build script (the
- * package.json command and the file it runs) names the output, either whole or as an output
- * directory plus the entry's source file.
+ * package.json command and the file it runs, with its neighbours) names the output, whole, as an
+ * output directory plus the entry's source file, or as quoted path segments.
  */
 export function bundleProblem(distPath: string): string | undefined {
   const pkg = JSON.parse(readRepoFile("package.json")) as { scripts?: Record<string, string> };
@@ -98,6 +98,9 @@ export function bundleProblem(distPath: string): string | undefined {
   const dir = distPath.replace(/\/[^/]+$/, "");
   const entry = distPath.replace(/^dist\//, "").replace(/\.mjs$/, "");
   if (all.includes(dir) && (all.includes(`${entry}.ts`) || all.includes(`"${entry}"`))) return undefined;
+  // Paths put together with join("dist", "tailer", "main.mjs"): every segment quoted.
+  const segments = distPath.split("/");
+  if (segments.every((seg) => all.includes(`"${seg}"`) || all.includes(`'${seg}'`))) return undefined;
   return `the build (${command}) does not name ${distPath}`;
 }
 
