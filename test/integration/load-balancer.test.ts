@@ -6,17 +6,14 @@
  * reconnect through the balancer to the others and end with exactly the acknowledged sequence; a
  * draining tailer (POST /admin/drain) stops receiving new connections.
  */
-import { execFile, execFileSync } from "node:child_process";
-import { join } from "node:path";
+import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { freePort } from "../../infra/devdb/launcher.ts";
 import { HAPROXY_TEMPLATE } from "../../infra/lb/haproxy-config.ts";
 import type { Component } from "../../infra/local/component.ts";
-import { readRepoFile } from "../helpers/deploy-code.ts";
-import { parseDockerfile } from "../helpers/dockerfile.ts";
+import { healthcheckScript, preStopScript, runNodeScript } from "../helpers/deploy-commands.ts";
 import { pollUntil, publishOne, type Receipt, type Refused, runPublisher } from "../helpers/guarantees.ts";
 import { findHaproxy, type Haproxy, startHaproxy } from "../helpers/haproxy.ts";
-import { type JsonObject, K8S_DIR, renderKustomization } from "../helpers/kustomize.ts";
 import { openWs, RecordedTailcastClient, recording, recordingProblems } from "../helpers/lb-clients.ts";
 import type { RecordingClient } from "../helpers/recording-client.ts";
 import { startFunctions, startTailer, stopAll, testDbName } from "../helpers/stack.ts";
@@ -33,32 +30,6 @@ async function held(node: Component): Promise<{ socketio: number; ws: number }> 
   const res = await fetch(`${node.url}/stats`, { signal: AbortSignal.timeout(5000) });
   const body = (await res.json()) as { clients: number; wsClients: number };
   return { socketio: body.clients, ws: body.wsClients };
-}
-
-/** Runs a `node -e` script the way a container runtime would; resolves with its exit code. */
-function runNode(script: string, env: Record<string, string>): Promise<number> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["-e", script],
-      { env: { PATH: process.env.PATH, ...env }, timeout: 10_000 },
-      (err) => resolve(err ? (typeof err.code === "number" ? err.code : -1) : 0),
-    );
-  });
-}
-
-/** The tailer Deployment's preStop command (infra/k8s/base). */
-function preStopScript(): string {
-  const deployment = renderKustomization(join(K8S_DIR, "base")).find(
-    (r) => r.object.kind === "Deployment" && r.object.metadata.name === "tailcast-tailer",
-  );
-  const spec = deployment?.object.spec as { template: { spec: { containers: JsonObject[] } } } | undefined;
-  const container = spec?.template.spec.containers[0] as
-    | { lifecycle?: { preStop?: { exec?: { command: string[] } } } }
-    | undefined;
-  const command = container?.lifecycle?.preStop?.exec?.command ?? [];
-  expect(command.slice(0, 2)).toEqual(["node", "-e"]);
-  return command[2] as string;
 }
 
 async function readyz(node: Component): Promise<number> {
@@ -114,17 +85,11 @@ describe.skipIf(missing !== null)("HAProxy in front of the tailers", () => {
   });
 
   it("the images' HEALTHCHECK commands pass against the running components, and fail without them", async () => {
-    const script = (file: string) => {
-      const runtime = parseDockerfile(readRepoFile(file)).at(-1);
-      const check = runtime?.instructions.find((i) => i.keyword === "HEALTHCHECK")?.exec ?? [];
-      expect(check.slice(0, 2)).toEqual(["node", "-e"]);
-      return check[2] as string;
-    };
-    const tailerCheck = script("infra/docker/tailer.Dockerfile");
-    const ingestCheck = script("infra/docker/functions.Dockerfile");
-    expect(await runNode(tailerCheck, { PORT: String(a.port) })).toBe(0);
-    expect(await runNode(ingestCheck, { PORT: String(ingest.port) })).toBe(0);
-    expect(await runNode(tailerCheck, { PORT: String(await freePort()) })).toBe(1);
+    const tailerCheck = healthcheckScript("infra/docker/tailer.Dockerfile");
+    const ingestCheck = healthcheckScript("infra/docker/functions.Dockerfile");
+    expect(await runNodeScript(tailerCheck, { PORT: String(a.port) })).toBe(0);
+    expect(await runNodeScript(ingestCheck, { PORT: String(ingest.port) })).toBe(0);
+    expect(await runNodeScript(tailerCheck, { PORT: String(await freePort()) })).toBe(1);
   });
 
   /** Runs `connect` while only `target` gets new connections (the others in maintenance, then back as they were). */
@@ -312,9 +277,12 @@ describe.skipIf(missing !== null)("HAProxy in front of the tailers", () => {
     ).not.toBe(404);
     expect([401, 403]).toContain(anonymous.status);
     // Started the way Kubernetes starts it: the tailer Deployment's preStop command.
-    expect(await runNode(preStopScript(), { PORT: String(b.port), TAILCAST_ADMIN_TOKEN: ADMIN_TOKEN })).toBe(
-      0,
-    );
+    expect(
+      await runNodeScript(preStopScript("tailcast-tailer"), {
+        PORT: String(b.port),
+        TAILCAST_ADMIN_TOKEN: ADMIN_TOKEN,
+      }),
+    ).toBe(0);
     // Not ready while it drains; it may also have finished and exited (refused) by the time we look.
     await pollUntil("b's /readyz to answer 503", async () =>
       (await readyz(b).catch(() => 503)) === 503 ? true : undefined,
