@@ -20,6 +20,8 @@ export interface SubscribeRecord {
   receivedAtAck: number;
 }
 
+export type Transport = "polling" | "websocket";
+
 interface Waiter {
   check(): boolean;
 }
@@ -43,10 +45,16 @@ export class RecordingClient {
   #disconnected: Promise<string> = Promise.resolve("never connected");
   #url = "";
   #receivedAtConnect = 0;
+  readonly #transports: Transport[];
 
-  constructor(name: string, events: string[] = ["message", "chat"]) {
+  /**
+   * `transports` as socket.io-client takes them; default WebSocket only. With long-polling the client
+   * keeps cookies (a load balancer's affinity cookie), as a browser would.
+   */
+  constructor(name: string, events: string[] = ["message", "chat"], transports: Transport[] = ["websocket"]) {
     this.name = name;
     this.#events = events;
+    this.#transports = transports;
   }
 
   get url(): string {
@@ -71,7 +79,12 @@ export class RecordingClient {
   /** Opens a new connection (closing any previous one); reconnection is off: the test decides where and when it resumes. */
   async connect(url: string): Promise<void> {
     this.#socket?.close();
-    const socket = io(url, { transports: ["websocket"], reconnection: false, forceNew: true });
+    const socket = io(url, {
+      transports: this.#transports,
+      withCredentials: this.#transports.includes("polling"),
+      reconnection: false,
+      forceNew: true,
+    });
     this.#socket = socket;
     this.#url = url;
     this.#receivedAtConnect = this.received.length;

@@ -2,20 +2,29 @@
  * A TCP proxy in front of the database that can stop answering without closing anything: after
  * `stall()`, bytes are no longer passed on in either direction and new connections are accepted but
  * never connected through — a database that hangs (not one that is down), so queries wait forever.
+ * `cut()` is a database that is down instead: every connection is closed, new ones at once, until
+ * `heal()`.
  */
 import { connect, createServer, type Server, type Socket } from "node:net";
 
 export interface StallProxy {
   uri: string;
   stall(): void;
+  cut(): void;
+  heal(): void;
   close(): Promise<void>;
 }
 
 export async function startStallProxy(target: string): Promise<StallProxy> {
   const { hostname, port } = new URL(target);
   let stalled = false;
+  let cut = false;
   const sockets = new Set<Socket>();
   const server: Server = createServer((client) => {
+    if (cut) {
+      client.destroy();
+      return;
+    }
     sockets.add(client);
     client.on("close", () => sockets.delete(client));
     client.on("error", () => client.destroy());
@@ -40,6 +49,13 @@ export async function startStallProxy(target: string): Promise<StallProxy> {
     uri: `mongodb://127.0.0.1:${address.port}/`,
     stall: () => {
       stalled = true;
+    },
+    cut: () => {
+      cut = true;
+      for (const s of sockets) s.destroy();
+    },
+    heal: () => {
+      cut = false;
     },
     close: async () => {
       for (const s of sockets) s.destroy();

@@ -1,0 +1,90 @@
+/**
+ * infra/lb/haproxy.cfg and its renderer: the committed file is what the renderer makes for the compose
+ * fleet, the timeouts outlast the heartbeats the tailer actually uses (read from its code and config),
+ * and the health check asks the path the tailer serves.
+ */
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { HAPROXY_TEMPLATE, HaproxyConfigError, renderHaproxyConfig } from "../../infra/lb/haproxy-config.ts";
+import { pathsServed, tailerHeartbeats } from "../helpers/deploy-code.ts";
+
+const template = readFileSync(HAPROXY_TEMPLATE, "utf8");
+
+/** `timeout <name> <value>` of the defaults section, in ms. */
+function timeoutMs(config: string, name: string): number {
+  const m = new RegExp(`^\\s*timeout ${name} (\\d+)(ms|s|m|h)?\\s*$`, "m").exec(config);
+  if (!m) throw new Error(`no timeout ${name}`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? "ms"] as number;
+  return Number(m[1]) * unit;
+}
+
+describe("HAProxy config", () => {
+  it("the committed file is the renderer's output for the compose fleet", () => {
+    const rendered = renderHaproxyConfig(template, {
+      bind: ":8080",
+      servers: [
+        { name: "tailer-1", address: "tailer-1:8081" },
+        { name: "tailer-2", address: "tailer-2:8081" },
+      ],
+      dockerDns: true,
+    });
+    expect(rendered).toBe(template);
+  });
+
+  it("renders any fleet: both backends list every server, the polling one with its affinity cookie", () => {
+    const config = renderHaproxyConfig(template, {
+      bind: "127.0.0.1:9000",
+      servers: [
+        { name: "rt1", address: "10.0.0.1:8081" },
+        { name: "rt2", address: "10.0.0.2:8081" },
+        { name: "rt3", address: "10.0.0.3:8081" },
+      ],
+      check: { intervalMs: 250, fall: 3, rise: 1 },
+      statsSocket: "/run/lb.sock",
+    });
+    expect(config).toContain("    bind 127.0.0.1:9000\n");
+    expect(config).toContain("    default-server check inter 250ms fall 3 rise 1\n");
+    expect(config).toContain("stats socket /run/lb.sock mode 600 level admin");
+    expect(config).not.toContain("server tailer-1");
+    expect(config).not.toContain("resolvers docker init-addr");
+    for (const n of [1, 2, 3]) {
+      expect(config).toContain(`    server rt${n} 10.0.0.${n}:8081\n`);
+      expect(config).toContain(`    server rt${n} 10.0.0.${n}:8081 track tailers/rt${n} cookie rt${n}\n`);
+    }
+  });
+
+  it("refuses what HAProxy would misread", () => {
+    const bad = [
+      { servers: [] },
+      { servers: [{ name: "a b", address: "x:1" }] },
+      { servers: [{ name: "a", address: "x" }] },
+      {
+        servers: [
+          { name: "a", address: "x:1" },
+          { name: "a", address: "y:1" },
+        ],
+      },
+      { servers: [{ name: "a", address: "x:1" }], check: { intervalMs: 1, fall: 1, rise: 1 } },
+    ];
+    for (const o of bad) {
+      expect(() => renderHaproxyConfig(template, { bind: ":80", ...o }), JSON.stringify(o)).toThrow(
+        HaproxyConfigError,
+      );
+    }
+  });
+
+  it("timeouts outlast the tailer's heartbeats: a quiet connection is never cut by the balancer", () => {
+    const { pingInterval, pingTimeout, wsHeartbeatMs } = tailerHeartbeats();
+    const tunnel = timeoutMs(template, "tunnel");
+    expect(tunnel).toBeGreaterThan(pingInterval + pingTimeout);
+    expect(tunnel).toBeGreaterThan(2 * wsHeartbeatMs);
+    // A long-poll GET is held by the tailer for up to pingInterval before it answers.
+    expect(timeoutMs(template, "server")).toBeGreaterThan(pingInterval);
+    expect(timeoutMs(template, "client")).toBeGreaterThan(pingInterval);
+  });
+
+  it("health checks ask /readyz, which the tailer serves", () => {
+    expect(template).toMatch(/http-check send meth GET uri \/readyz /);
+    expect([...pathsServed("tailer")]).toContain("/readyz");
+  });
+});
