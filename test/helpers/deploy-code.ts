@@ -55,26 +55,21 @@ export function envNamesRead(component: ComponentName): Set<string> {
   return names;
 }
 
-/** Literal paths a component's Hono apps serve (`app.get("/healthz", …)`, `.post(…)`). */
+/**
+ * Literal paths a component's Hono apps serve (`app.get("/healthz", …)`, `.post(…)`), and path
+ * constants such routes use (`const METRICS_PATH = "/metrics"`).
+ */
 export function pathsServed(component: ComponentName): Set<string> {
   const code = sourcesOf(component);
   const paths = new Set<string>();
   for (const m of code.matchAll(/\.(?:get|post|put|delete|all)\(\s*"(\/[^"]*)"/g)) paths.add(m[1] as string);
+  for (const m of code.matchAll(/\bconst [A-Z_]+_PATH = "(\/[^"]*)"/g)) paths.add(m[1] as string);
   return paths;
 }
 
 /** The port a component listens on without PORT set. */
 export function defaultPort(component: ComponentName): number {
   return component === "functions" ? loadIngestConfig({}).port : loadTailerConfig({}).port;
-}
-
-/**
- * The default of a numeric variable as its schema writes it (`NAME: int(…).default(30_000)`), or
- * undefined when the code does not read that variable (yet).
- */
-export function numericDefault(component: ComponentName, name: string): number | undefined {
-  const m = new RegExp(`\\b${name}:[^\\n]*?\\.default\\(([\\d_]+)\\)`).exec(sourcesOf(component));
-  return m ? Number((m[1] as string).replaceAll("_", "")) : undefined;
 }
 
 /**
