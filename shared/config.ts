@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { type AdminAccess, loadAdminAccess } from "./auth/admin-token.ts";
+import { busCollectionName } from "./bus/partition.ts";
 import { configError, type Env, int, list, port, readEnv } from "./env.ts";
 import type { LogFormat, LogLevel } from "./log.ts";
 import { defaultMessageLimits, type MessageLimits } from "./message.ts";
@@ -104,7 +105,10 @@ export interface IngestConfig {
   port: number;
   /** The process's name in logs (TAILCAST_NODE_ID, else `functions-<port>`). */
   nodeId: string;
+  /** Bus 0: the single bus unless TAILCAST_BUSES says more. */
   bus: BusConfig;
+  /** Every bus, in order (loadBusSet); a channel lives in buses[busIndexOf(channel, buses.length)]. */
+  buses: BusConfig[];
   limits: MessageLimits;
   maxBodyBytes: number;
   corsOrigins: string[];
@@ -128,7 +132,10 @@ export interface IngestConfig {
 export interface TailerConfig {
   host: string;
   port: number;
+  /** Bus 0: the single bus unless TAILCAST_BUSES says more. */
   bus: BusConfig;
+  /** Every bus, in order (loadBusSet); a channel lives in buses[busIndexOf(channel, buses.length)]. */
+  buses: BusConfig[];
   limits: MessageLimits;
   nodeId: string;
   ingestUrl: string;
@@ -198,6 +205,34 @@ export function loadLogConfig(env: Env = process.env): LogConfig {
   return { level: l.TAILCAST_LOG_LEVEL, format: l.TAILCAST_LOG_FORMAT };
 }
 
+const busSetSchema = z.object({
+  TAILCAST_BUSES: int(1, 64).default(1),
+  TAILCAST_BUS_URIS: list
+    .pipe(z.array(z.string().regex(/^mongodb(\+srv)?:\/\//, "must be mongodb:// or mongodb+srv:// URIs")))
+    .optional(),
+});
+
+/**
+ * The buses, in order (README "Scaling out"): TAILCAST_BUSES capped collections, bus i named by
+ * busCollectionName (bus 0 is TAILCAST_BUS_COLLECTION, unchanged), each on MONGODB_URI or on the i-th
+ * of TAILCAST_BUS_URIS. One bus, the default, is exactly the single-bus configuration.
+ */
+export function loadBusSet(env: Env = process.env): BusConfig[] {
+  const base = loadBusConfig(env);
+  const { TAILCAST_BUSES: n, TAILCAST_BUS_URIS: uris } = readEnv(busSetSchema, env);
+  if (uris !== undefined && uris.length !== n) {
+    throw configError(
+      "TAILCAST_BUS_URIS",
+      `must list one URI per bus (TAILCAST_BUSES=${n}), got ${uris.length}`,
+    );
+  }
+  return Array.from({ length: n }, (_, i) => ({
+    ...base,
+    mongodbUri: uris?.[i] ?? base.mongodbUri,
+    collection: busCollectionName(base.collection, i),
+  }));
+}
+
 export function loadBusConfig(env: Env = process.env): BusConfig {
   const b = readEnv(busSchema, env);
   return {
@@ -246,6 +281,7 @@ export function loadIngestConfig(env: Env = process.env): IngestConfig {
     port: s.PORT,
     nodeId: s.TAILCAST_NODE_ID ?? `functions-${s.PORT}`,
     bus: loadBusConfig(env),
+    buses: loadBusSet(env),
     limits,
     maxBodyBytes,
     corsOrigins: s.TAILCAST_CORS_ORIGINS,
@@ -292,6 +328,7 @@ export function loadTailerConfig(env: Env = process.env): TailerConfig {
     host: s.HOST,
     port: s.PORT,
     bus: loadBusConfig(env),
+    buses: loadBusSet(env),
     limits,
     nodeId: s.TAILCAST_NODE_ID ?? `tailer-${s.PORT}`,
     ingestUrl: s.TAILCAST_INGEST_URL,
