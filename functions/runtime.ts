@@ -19,6 +19,7 @@ import { createLogger, type Logger } from "../shared/log.ts";
 import {
   createMongo,
   type MongoHandle,
+  type PoolOptions,
   SERVER_SELECTION_TIMEOUT_MS,
   WAIT_QUEUE_TIMEOUT_MS,
 } from "../shared/mongo.ts";
@@ -46,7 +47,11 @@ export interface IngestRuntime {
 }
 
 /** Reads and checks all configuration (including credentials) up front: a bad setup fails here, at start. */
-export function createIngestRuntime(env: Env = process.env, logger?: Logger): IngestRuntime {
+export function createIngestRuntime(
+  env: Env = process.env,
+  logger?: Logger,
+  pool?: PoolOptions,
+): IngestRuntime {
   const config = loadIngestConfig(env);
   const log = logger ?? createLogger("functions", loadLogConfig(env));
   const publishers = requirePublisherAuth(env);
@@ -57,7 +62,7 @@ export function createIngestRuntime(env: Env = process.env, logger?: Logger): In
       keys: publishers.ids.length,
       historyTokens: jwt !== undefined,
     });
-  const mongo = createMongo(config.bus.mongodbUri, config.bus.db, "tailcast-functions");
+  const mongo = createMongo(config.bus.mongodbUri, config.bus.db, "tailcast-functions", pool);
   const bus = cachedUntilFailure(async () => ensureBus(await mongo.db(), config.bus, log));
   const clock = serverClock(() => mongo.db());
   const idempotency = cachedUntilFailure(() =>
