@@ -65,6 +65,21 @@ const socketIoClientDir: Plugin = {
   },
 };
 
+/**
+ * zod's `z.locales` namespace carries the error messages of every language it ships, a fifth of a
+ * functions bundle, parsed at every cold start. tailcast speaks English (zod's default, configured from
+ * locales/en.js directly) and never reads `z.locales`: only English stays.
+ */
+const zodEnglishOnly: Plugin = {
+  name: "zod-english-only",
+  setup(b) {
+    b.onLoad({ filter: /[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/ }, () => ({
+      contents: 'export { default as en } from "./en.js";',
+      loader: "js",
+    }));
+  },
+};
+
 export interface Bundle {
   name: string;
   entry: string;
@@ -106,7 +121,7 @@ function nodeOptions(outDir: string, bundle: Bundle): BuildOptions {
     legalComments: "linked",
     external: [...OPTIONAL_EXTERNALS],
     banner: { js: BANNER },
-    plugins: bundle.name === "tailer" ? [socketIoClientDir] : [],
+    plugins: bundle.name === "tailer" ? [zodEnglishOnly, socketIoClientDir] : [zodEnglishOnly],
     logLevel: "warning",
   };
 }

@@ -19,6 +19,7 @@ import { writeSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { pathToFileURL } from "node:url";
 const send = (o) => writeSync(3, JSON.stringify(o) + "\\n");
+const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
 const booted = performance.now();
 const mod = await import(pathToFileURL(process.env.TAILCAST_LAMBDA_BUNDLE).href);
 const imported = performance.now();
@@ -28,7 +29,7 @@ if (process.env.TAILCAST_LAMBDA_PRECONNECT === "1") {
   await mod.runtime.mongo.db();
   connectMs = performance.now() - t;
 }
-send({ ready: true, bootMs: booted, importMs: imported - booted, connectMs });
+send({ ready: true, bootMs: booted, importMs: imported - booted, connectMs, cpuMs: cpuMs() });
 let clients = 0;
 const ids = new WeakMap();
 const created = new WeakMap();
@@ -56,9 +57,10 @@ for await (const line of createInterface({ input: process.stdin })) {
     const result = await mod.handler(event, context);
     const handlerMs = performance.now() - before;
     const sinceStartMs = performance.now();
+    const cpuSinceStartMs = cpuMs();
     const client = await clientOf();
     const tcpSockets = process.getActiveResourcesInfo().filter((r) => r === "TCPSocketWrap").length;
-    send({ id, result, handlerMs, sinceStartMs, clientId: ids.get(client), connectionsCreated: created.get(client), tcpSockets });
+    send({ id, result, handlerMs, sinceStartMs, cpuSinceStartMs, clientId: ids.get(client), connectionsCreated: created.get(client), tcpSockets });
   } catch (err) {
     send({ id, error: String((err && err.stack) || err) });
   }
@@ -129,6 +131,8 @@ export interface Invocation {
   handlerMs: number;
   /** Milliseconds from the process's start to the end of this invocation. */
   sinceStartMs: number;
+  /** CPU time (user + system) the process used from its start to the end of this invocation. */
+  cpuSinceStartMs: number;
   /** Same number on two invocations: the same MongoClient object served both. */
   clientId: number;
   /** Connections that client opened from the end of its first invocation to the end of this one. */
@@ -137,9 +141,17 @@ export interface Invocation {
   tcpSockets: number;
 }
 
+export interface Ready {
+  bootMs: number;
+  importMs: number;
+  connectMs: number | null;
+  /** CPU time the process used until then. */
+  cpuMs: number;
+}
+
 export interface LambdaProcess {
   /** Node's own start-up, the bundle's import, and (with `preconnect`) the MongoClient's connect. */
-  ready: Promise<{ bootMs: number; importMs: number; connectMs: number | null }>;
+  ready: Promise<Ready>;
   invoke(event: LambdaEventV2): Promise<Invocation>;
   output(): string[];
   close(): Promise<void>;
@@ -177,12 +189,10 @@ export function startLambdaProcess(opts: LambdaProcessOptions): LambdaProcess {
   });
   failed.catch(() => undefined); // observed by whoever waits on it
   const pending = new Map<number, { resolve: (v: Invocation) => void; reject: (e: Error) => void }>();
-  let ready: (v: { bootMs: number; importMs: number; connectMs: number | null }) => void = () => {};
-  const readyPromise = new Promise<{ bootMs: number; importMs: number; connectMs: number | null }>(
-    (resolve) => {
-      ready = resolve;
-    },
-  );
+  let ready: (v: Ready) => void = () => {};
+  const readyPromise = new Promise<Ready>((resolve) => {
+    ready = resolve;
+  });
   createInterface({ input: child.stdio[3] as Readable }).on("line", (line) => {
     const msg = JSON.parse(line) as Record<string, unknown>;
     if (msg.ready) {

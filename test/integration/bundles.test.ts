@@ -57,6 +57,18 @@ describe("bundle contents", () => {
     expect(exportsOf("functions-node")).toEqual([]);
   });
 
+  it("configuration errors read as from the sources (zod's English messages are kept)", async () => {
+    const run = promisify(execFile)(process.execPath, [bundles.file("functions/node.mjs")], {
+      cwd: bundles.outDir,
+      env: { PATH: process.env.PATH ?? "", PORT: "abc", TAILCAST_AUTH: "off" },
+    });
+    await expect(run).rejects.toMatchObject({
+      code: 1,
+      stderr:
+        "[functions] cannot start: Invalid configuration: PORT: Invalid input: expected number, received NaN\n",
+    });
+  });
+
   it("the tailer's static files sit beside it", () => {
     for (const file of ["public/index.html", "public/demo-client.js", "client-dist/socket.io.min.js"]) {
       expect(existsSync(bundles.file(`tailer/${file}`)), file).toBe(true);
