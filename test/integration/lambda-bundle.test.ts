@@ -2,10 +2,15 @@
  * The built AWS Lambda bundle (dist/functions/lambda.mjs) in a plain `node` process, invoked with API
  * Gateway HTTP API (payload 2.0) and function-URL events (test/fixtures/lambda/) against the test
  * database: receipts, the error shape, delivery through a running tailer, and one MongoClient for the
- * instance's whole life.
+ * instance's whole life. The process gets the environment infra/aws/template.yaml declares (its
+ * secrets resolved to the test's), so a variable the template names wrong fails here; the template's
+ * handler and code location are checked against the build.
  */
 import { readFileSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import type { Metafile } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BUNDLES } from "../../infra/build/bundle.ts";
 import {
   type LambdaEventV2,
   type LambdaProcess,
@@ -13,9 +18,11 @@ import {
   lambdaEvent,
   startLambdaProcess,
 } from "../../infra/build/lambda-process.ts";
+import { REPO_ROOT } from "../../infra/devdb/ferretdb-build.ts";
 import type { Component } from "../../infra/local/component.ts";
-import { authEnv, testKey } from "../helpers/auth.ts";
+import { testKey } from "../helpers/auth.ts";
 import { type BuiltBundles, buildToTemp } from "../helpers/bundles.ts";
+import { evaluate, loadTemplate } from "../helpers/cloudformation.ts";
 import { connectSubscriber, type Subscriber } from "../helpers/recording-client.ts";
 import { componentEnv, startTailer, stopAll, testDbName } from "../helpers/stack.ts";
 
@@ -26,8 +33,36 @@ const fixture = (name: string) =>
 const httpApi = fixture("http-api-v2");
 const functionUrl = fixture("function-url");
 
+const TEMPLATE_PATH = join(REPO_ROOT, "infra", "aws", "template.yaml");
+const template = loadTemplate(readFileSync(TEMPLATE_PATH, "utf8"));
+const resources = template.Resources as Record<string, { Type: string; Properties: Record<string, unknown> }>;
+const [, fn] =
+  Object.entries(resources).find(([, r]) => r.Type === "AWS::Serverless::Function") ??
+  (() => {
+    throw new Error("no AWS::Serverless::Function in the template");
+  })();
+const fnProps = fn.Properties;
+
 const db = testDbName(import.meta.url);
 const publisher = testKey("lambda-test", ["lam:*"]);
+
+/** The function's environment as the template declares it, deployed with the test's database and key. */
+function templateEnv(): Record<string, string> {
+  const variables = (fnProps.Environment as { Variables: Record<string, unknown> }).Variables;
+  const secretName = String((template.Parameters as Record<string, { Default: string }>).SecretName?.Default);
+  const deployment = {
+    parameters: { Database: db },
+    secrets: {
+      [secretName]: {
+        mongodbUri: componentEnv({ db }).MONGODB_URI as string,
+        apiKeys: JSON.stringify([publisher.entry]),
+      },
+    },
+  };
+  return Object.fromEntries(
+    Object.entries(variables).map(([k, v]) => [k, evaluate(template, v, deployment)]),
+  );
+}
 const bearer = { authorization: `Bearer ${publisher.key}` };
 let bundles: BuiltBundles;
 let lambda: LambdaProcess;
@@ -37,10 +72,17 @@ let subscriber: Subscriber;
 beforeAll(async () => {
   bundles = await buildToTemp();
   tailer = await startTailer({ db });
-  // The function with authentication on, as deployed; the tailer's subscribers are not under test here.
+  // As deployed (authentication on), with the test suite's small bus and quiet logs added.
+  const suite = componentEnv({ db });
+  const testing = Object.fromEntries(
+    ["TAILCAST_LOG_LEVEL", "TAILCAST_BUS_SIZE_BYTES", "TAILCAST_BUS_MAX_DOCS"].map((k) => [
+      k,
+      suite[k] ?? "",
+    ]),
+  );
   lambda = startLambdaProcess({
     bundle: bundles.file("functions/lambda.mjs"),
-    env: { ...componentEnv({ db }), ...authEnv([publisher]) },
+    env: { ...templateEnv(), ...testing },
   });
   await lambda.ready;
   subscriber = await connectSubscriber(tailer.url, ["message", "chat"]);
@@ -159,5 +201,50 @@ describe("the Lambda bundle", () => {
       expect(res.status, url).toBe(200);
       expect(res.json, url).toMatchObject({ ok: true });
     }
+  });
+});
+
+describe("infra/aws/template.yaml", () => {
+  it("points at the Lambda bundle: CodeUri is the build's functions directory, Handler its handler export", () => {
+    const lambdaBundle = BUNDLES.find((b) => b.name === "functions-lambda");
+    expect(lambdaBundle).toBeDefined();
+    const out = lambdaBundle?.out ?? "";
+    expect(resolve(dirname(TEMPLATE_PATH), String(fnProps.CodeUri))).toBe(
+      join(REPO_ROOT, "dist", dirname(out)),
+    );
+    const [file, exported] = String(fnProps.Handler).split(".");
+    expect(`${file}.mjs`).toBe(basename(out));
+    const meta = bundles.metafiles["functions-lambda"] as Metafile;
+    expect(Object.values(meta.outputs).find((o) => o.entryPoint)?.exports).toContain(exported);
+    expect(template.Globals).toMatchObject({ Function: { Runtime: "nodejs20.x", Architectures: ["arm64"] } });
+  });
+
+  it("names only variables the code reads, and each is in the README's configuration table", () => {
+    const variables = Object.keys((fnProps.Environment as { Variables: Record<string, unknown> }).Variables);
+    expect(variables).toEqual(expect.arrayContaining(["MONGODB_URI", "TAILCAST_API_KEYS", "TAILCAST_DB"]));
+    const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
+    const sources = ["shared/config.ts", "shared/auth/mode.ts", "shared/auth/api-keys.ts", "shared/log.ts"]
+      .map((f) => readFileSync(join(REPO_ROOT, f), "utf8"))
+      .join("\n");
+    for (const name of variables) {
+      expect(sources, name).toMatch(new RegExp(`\\b${name}\\b`));
+      expect(readme, name).toMatch(new RegExp(`^\\| \`${name}\`(?: / [^|]*)? \\|`, "m"));
+    }
+  });
+
+  it("serves the function through an HTTP API with payload 2.0 and a function URL", () => {
+    const events = Object.values(
+      fnProps.Events as Record<string, { Type: string; Properties: Record<string, unknown> }>,
+    );
+    expect(events).toContainEqual({
+      Type: "HttpApi",
+      Properties: expect.objectContaining({ PayloadFormatVersion: "2.0", Method: "ANY" }),
+    });
+    expect(fnProps.FunctionUrlConfig).toMatchObject({ AuthType: "NONE" });
+    // SAM names the generated AWS::Lambda::Url resource after the function: <logical id>Url.
+    const fnId = Object.keys(resources).find((id) => resources[id] === fn);
+    expect((template.Outputs as Record<string, { Value: unknown }>).FunctionUrl?.Value).toEqual({
+      "Fn::GetAtt": [`${fnId}Url`, "FunctionUrl"],
+    });
   });
 });
