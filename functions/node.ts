@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { isTailcastError } from "../shared/errors.ts";
 import { createHttpServer } from "../shared/http-server.ts";
 import { orExit } from "../shared/startup.ts";
+import { signalReadyWhen, stopOnSupervisorRequest } from "../shared/supervisor.ts";
 import { createIngestRuntime } from "./runtime.ts";
 
 const { app, config, mongo, log, bus } = orExit("functions", () => createIngestRuntime());
@@ -19,11 +20,18 @@ function shutdown(signal: string) {
 }
 process.once("SIGINT", () => shutdown("SIGINT"));
 process.once("SIGTERM", () => shutdown("SIGTERM"));
+stopOnSupervisorRequest();
 
 // Check the bus at start so a misconfiguration stops the process with a clear message; an unreachable
 // database is not fatal (requests get 503 and /readyz says so until it is back).
-bus().catch((err: unknown) => {
-  if (!isTailcastError(err)) return log.warn("bus not reachable yet", { err });
-  log.error("cannot use the bus", { err });
-  process.exit(1);
-});
+let busReady = false;
+bus()
+  .then(() => {
+    busReady = true;
+  })
+  .catch((err: unknown) => {
+    if (!isTailcastError(err)) return log.warn("bus not reachable yet", { err });
+    log.error("cannot use the bus", { err });
+    process.exit(1);
+  });
+signalReadyWhen(() => busReady && server.listening);

@@ -4,6 +4,7 @@ import { loadLogConfig, loadTailerConfig } from "../shared/config.ts";
 import { createLogger } from "../shared/log.ts";
 import { ignoreError } from "../shared/promises.ts";
 import { orExit } from "../shared/startup.ts";
+import { signalReadyWhen, stopOnSupervisorRequest } from "../shared/supervisor.ts";
 import { startTailerNode } from "./node.ts";
 
 const config = orExit("tailer", () => loadTailerConfig());
@@ -12,6 +13,7 @@ const log = createLogger(config.nodeId, logConfig);
 const subscribers = orExit(config.nodeId, () => requireSubscriberAuth(process.env));
 if (subscribers === "off") log.warn(AUTH_OFF_WARNING);
 const node = await startTailerNode(config, log, subscribers);
+signalReadyWhen(() => node.ready());
 node.fatal.catch(async (err: unknown) => {
   log.error("cannot tail the bus", { err });
   await node.stop().catch(ignoreError); // exiting anyway; the fatal error is logged above
@@ -29,3 +31,4 @@ async function shutdown(signal: string) {
 }
 process.once("SIGINT", () => void shutdown("SIGINT"));
 process.once("SIGTERM", () => void shutdown("SIGTERM"));
+stopOnSupervisorRequest();

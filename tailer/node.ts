@@ -29,6 +29,8 @@ export interface TailerNode {
   port: number;
   /** Rejects if the node cannot tail the bus at all (misconfiguration); never resolves otherwise. */
   fatal: Promise<never>;
+  /** What /readyz answers: a live cursor on the bus, and not stopping. */
+  ready(): boolean;
   stop(): Promise<void>;
 }
 
@@ -125,6 +127,7 @@ export async function startTailerNode(
   return {
     port,
     fatal: started.then(() => new Promise<never>(() => {})),
+    ready: () => !stopping && live.live(),
     stop: async () => {
       stopping = true;
       await withTimeout(live.stop(), STOP_TAIL_MS).catch((err: unknown) =>

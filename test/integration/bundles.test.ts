@@ -5,11 +5,13 @@
  * (a publish reaches a subscriber; the tailer serves its pages and Socket.IO's browser client), the
  * fetch-style entry called in a child process.
  */
-import { execFile } from "node:child_process";
+import { execFile, fork } from "node:child_process";
+import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { promisify } from "node:util";
 import type { Metafile } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../../infra/devdb/launcher.ts";
 import { type Component, startComponent } from "../../infra/local/component.ts";
 import { type BuiltBundles, buildToTemp } from "../helpers/bundles.ts";
 import { connectSubscriber } from "../helpers/recording-client.ts";
@@ -138,4 +140,30 @@ describe("the bundles run with plain node", () => {
       ready: 200,
     });
   });
+
+  it.each([
+    ["tailer", "tailer/main.mjs"],
+    ["ingest function", "functions/node.mjs"],
+  ])(
+    "the %s tells a supervisor (pm2's wait_ready) when it is ready, and stops when asked",
+    async (_, file) => {
+      const port = await freePort();
+      const child = fork(bundles.file(file), [], {
+        cwd: bundles.outDir,
+        env: { PATH: process.env.PATH ?? "", ...componentEnv({ db }), HOST: "127.0.0.1", PORT: String(port) },
+        stdio: "ignore",
+      });
+      try {
+        const [message] = await once(child, "message");
+        expect(message).toBe("ready");
+        // Ready means what /readyz says (for a tailer: a live cursor on the bus).
+        expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+        const exited = once(child, "exit");
+        child.send("shutdown"); // pm2's shutdown_with_message: handled as SIGTERM
+        expect(await exited).toEqual([0, null]);
+      } finally {
+        child.kill("SIGKILL");
+      }
+    },
+  );
 });
