@@ -5,6 +5,7 @@
  * files beside it (tailer/public, the demo page's prebuilt client, Socket.IO's browser client).
  */
 import { cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join, relative } from "node:path";
 import { type BuildOptions, build, type Metafile, type Plugin } from "esbuild";
 import { REPO_ROOT } from "../devdb/ferretdb-build.ts";
@@ -126,7 +127,7 @@ function nodeOptions(outDir: string, bundle: Bundle): BuildOptions {
   };
 }
 
-/** Builds every bundle into `outDir` (emptied first) and writes `meta.json` beside them. */
+/** Builds every bundle into `outDir` (emptied first), with the tailer's files and `<bundle>.meta.json` (esbuild's metafiles). */
 export async function buildBundles(outDir = join(REPO_ROOT, "dist")): Promise<BuildResult> {
   rmSync(outDir, { recursive: true, force: true });
   const metafiles: Record<string, Metafile> = {};
@@ -142,9 +143,8 @@ export async function buildBundles(outDir = join(REPO_ROOT, "dist")): Promise<Bu
   );
   const tailerDir = join(outDir, "tailer");
   cpSync(join(REPO_ROOT, "tailer", "public"), join(tailerDir, "public"), { recursive: true });
-  cpSync(join(REPO_ROOT, "node_modules", "socket.io", "client-dist"), join(tailerDir, "client-dist"), {
-    recursive: true,
-  });
+  const socketIoDir = dirname(createRequire(import.meta.url).resolve("socket.io/package.json"));
+  cpSync(join(socketIoDir, "client-dist"), join(tailerDir, "client-dist"), { recursive: true });
   await buildDemoClient(join(tailerDir, DEMO_CLIENT_FILE));
   for (const [name, meta] of Object.entries(metafiles)) {
     writeFileSync(join(outDir, `${name}.meta.json`), JSON.stringify(meta));
