@@ -4,15 +4,10 @@
  * instance at init and reused by every warm invocation (the client connects on the first request).
  */
 import { handle } from "hono/aws-lambda";
-import { loadBusConfig } from "../shared/config.ts";
 import { lambdaPool } from "./lambda-pool.ts";
 import { createIngestRuntime } from "./runtime.ts";
 
 /** Exported for tests and diagnostics; Lambda calls only `handler`. */
-export const runtime = createIngestRuntime(
-  process.env,
-  undefined,
-  lambdaPool(loadBusConfig(process.env).mongodbUri),
-);
+export const runtime = createIngestRuntime(process.env, undefined, lambdaPool(process.env.MONGODB_URI ?? ""));
 
 export const handler = handle(runtime.app);

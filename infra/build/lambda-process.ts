@@ -60,7 +60,9 @@ for await (const line of createInterface({ input: process.stdin })) {
     const cpuSinceStartMs = cpuMs();
     const client = await clientOf();
     const tcpSockets = process.getActiveResourcesInfo().filter((r) => r === "TCPSocketWrap").length;
-    send({ id, result, handlerMs, sinceStartMs, cpuSinceStartMs, clientId: ids.get(client), connectionsCreated: created.get(client), tcpSockets });
+    const { maxPoolSize, minPoolSize, maxIdleTimeMS } = client.options;
+    const pool = { maxPoolSize, minPoolSize, maxIdleTimeMS };
+    send({ id, result, handlerMs, sinceStartMs, cpuSinceStartMs, clientId: ids.get(client), connectionsCreated: created.get(client), tcpSockets, pool });
   } catch (err) {
     send({ id, error: String((err && err.stack) || err) });
   }
@@ -139,6 +141,8 @@ export interface Invocation {
   connectionsCreated: number;
   /** TCP sockets the whole process holds open after this invocation (any client's, seen from outside the driver). */
   tcpSockets: number;
+  /** The client's pool settings, as the driver resolved them. */
+  pool: { maxPoolSize: number; minPoolSize: number; maxIdleTimeMS: number };
 }
 
 export interface Ready {

@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import type { Metafile } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LAMBDA_POOL } from "../../functions/lambda-pool.ts";
 import { BUNDLES } from "../../infra/build/bundle.ts";
 import {
   type LambdaEventV2,
@@ -166,6 +167,7 @@ describe("the Lambda bundle", () => {
       expect(inv.tcpSockets).toBe(first.tcpSockets);
     }
     expect(again.tcpSockets).toBeGreaterThan(0);
+    expect(again.pool).toEqual(LAMBDA_POOL);
     expect((url.json.offset as number) > (again.json.offset as number)).toBe(true);
   });
 
