@@ -10,13 +10,14 @@ import type { Heartbeat } from "../shared/fleet/heartbeat.ts";
 import { createHttpServer } from "../shared/http-server.ts";
 import { startMetricsServer } from "../shared/metrics/expose.ts";
 import { orExit } from "../shared/startup.ts";
+import { signalReadyWhen, stopOnSupervisorRequest } from "../shared/supervisor.ts";
 import { IngestDrain } from "./drain.ts";
 import { recordingServerErrors, startIngestHeartbeat } from "./heartbeat.ts";
 import { createIngestRuntime } from "./runtime.ts";
 
 const drain = new IngestDrain();
 const { app, config, mongo, log, bus, writer, metrics } = orExit("functions", () =>
-  createIngestRuntime(process.env, undefined, () => drain.draining),
+  createIngestRuntime(process.env, { draining: () => drain.draining }),
 );
 const served = recordingServerErrors(app.fetch);
 const server = createHttpServer(served.fetch);
@@ -58,11 +59,18 @@ function shutdown(signal: string) {
 }
 process.once("SIGINT", () => shutdown("SIGINT"));
 process.once("SIGTERM", () => shutdown("SIGTERM"));
+stopOnSupervisorRequest();
 
 // Check the bus at start so a misconfiguration stops the process with a clear message; an unreachable
 // database is not fatal (requests get 503 and /readyz says so until it is back).
-bus().catch((err: unknown) => {
-  if (!isTailcastError(err)) return log.warn("bus not reachable yet", { err });
-  log.error("cannot use the bus", { err });
-  process.exit(1);
-});
+let busReady = false;
+bus()
+  .then(() => {
+    busReady = true;
+  })
+  .catch((err: unknown) => {
+    if (!isTailcastError(err)) return log.warn("bus not reachable yet", { err });
+    log.error("cannot use the bus", { err });
+    process.exit(1);
+  });
+signalReadyWhen(() => busReady && server.listening);

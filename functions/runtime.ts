@@ -19,6 +19,7 @@ import { createLogger, type Logger } from "../shared/log.ts";
 import {
   createMongo,
   type MongoHandle,
+  type PoolOptions,
   SERVER_SELECTION_TIMEOUT_MS,
   WAIT_QUEUE_TIMEOUT_MS,
 } from "../shared/mongo.ts";
@@ -49,12 +50,19 @@ export interface IngestRuntime {
   metrics: IngestMetrics;
 }
 
+export interface RuntimeOptions {
+  /** Instead of one made from TAILCAST_LOG_LEVEL / TAILCAST_LOG_FORMAT. */
+  logger?: Logger;
+  /** Whether the process is shutting down (functions/drain.ts); only the Node entry drains. */
+  draining?: () => boolean;
+  /** Connection-pool settings for the runtime (functions/lambda-pool.ts). */
+  pool?: PoolOptions;
+}
+
 /** Reads and checks all configuration (including credentials) up front: a bad setup fails here, at start. */
 export function createIngestRuntime(
   env: Env = process.env,
-  logger?: Logger,
-  /** Whether the process is shutting down (functions/drain.ts); only the Node entry drains. */
-  draining?: () => boolean,
+  { logger, draining, pool }: RuntimeOptions = {},
 ): IngestRuntime {
   const config = loadIngestConfig(env);
   const log = logger ?? createLogger("functions", { ...loadLogConfig(env), node: config.nodeId });
@@ -66,7 +74,7 @@ export function createIngestRuntime(
       keys: publishers.ids.length,
       historyTokens: jwt !== undefined,
     });
-  const mongo = createMongo(config.bus.mongodbUri, config.bus.db, "tailcast-functions");
+  const mongo = createMongo(config.bus.mongodbUri, config.bus.db, "tailcast-functions", pool);
   const bus = cachedUntilFailure(async () => ensureBus(await mongo.db(), config.bus, log));
   const clock = serverClock(() => mongo.db());
   const idempotency = cachedUntilFailure(() =>

@@ -2,7 +2,7 @@
  * One MongoClient per process, created on first use and reused: warm serverless instances keep their
  * pool, and nothing connects at import time (the Hono app stays importable without a database).
  */
-import { type Db, MongoClient } from "mongodb";
+import { type Db, MongoClient, type MongoClientOptions } from "mongodb";
 import { ignoreError } from "./promises.ts";
 
 export interface MongoHandle {
@@ -17,7 +17,15 @@ export interface MongoHandle {
 export const SERVER_SELECTION_TIMEOUT_MS = 5000;
 export const WAIT_QUEUE_TIMEOUT_MS = 5000;
 
-export function createMongo(uri: string, dbName: string, appName: string): MongoHandle {
+/** Connection-pool settings a runtime may choose (functions/lambda.ts); the driver's defaults otherwise. */
+export type PoolOptions = Pick<MongoClientOptions, "maxPoolSize" | "minPoolSize" | "maxIdleTimeMS">;
+
+export function createMongo(
+  uri: string,
+  dbName: string,
+  appName: string,
+  pool: PoolOptions = {},
+): MongoHandle {
   let client: MongoClient | undefined;
   let connecting: Promise<MongoClient> | undefined;
   const connect = () => {
@@ -27,6 +35,7 @@ export function createMongo(uri: string, dbName: string, appName: string): Mongo
         serverSelectionTimeoutMS: SERVER_SELECTION_TIMEOUT_MS,
         waitQueueTimeoutMS: WAIT_QUEUE_TIMEOUT_MS,
         connectTimeoutMS: 5000,
+        ...pool,
       });
       try {
         await c.connect();

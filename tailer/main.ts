@@ -4,6 +4,7 @@ import { loadLogConfig, loadTailerConfig } from "../shared/config.ts";
 import { createLogger } from "../shared/log.ts";
 import { ignoreError } from "../shared/promises.ts";
 import { orExit } from "../shared/startup.ts";
+import { signalReadyWhen, stopOnSupervisorRequest } from "../shared/supervisor.ts";
 import { exitDeadline } from "./drain-plan.ts";
 import { startTailerNode } from "./node.ts";
 
@@ -33,6 +34,7 @@ const onDrain = (stopped: Promise<void>) => {
 };
 
 const node = await startTailerNode(config, log, subscribers, { onDrain });
+signalReadyWhen(() => node.ready());
 node.fatal.catch(async (err: unknown) => {
   log.error("cannot tail the bus", { err });
   await node.stop().catch(ignoreError); // exiting anyway; the fatal error is logged above
@@ -52,3 +54,4 @@ async function shutdown(signal: string) {
 process.once("SIGINT", () => void shutdown("SIGINT"));
 // Every SIGTERM joins the one drain: a repeated signal must not cut it short (SIGKILL does that).
 process.on("SIGTERM", () => void node.drain("SIGTERM").catch(ignoreError)); // onDrain reports it
+stopOnSupervisorRequest();

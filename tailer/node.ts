@@ -42,6 +42,8 @@ export interface TailerNode {
   /** Rejects if the node cannot tail the bus at all (misconfiguration); never resolves otherwise. */
   fatal: Promise<never>;
   /** Stops at once (clients get /ws 1001, a Socket.IO disconnect). Idempotent. */
+  /** What /readyz answers: a live cursor on the bus, and not stopping. */
+  ready(): boolean;
   stop(): Promise<void>;
   /** Begins the graceful drain (README "Drain"), or joins the one under way; resolves once the node has stopped. */
   drain(reason: string): Promise<void>;
@@ -221,5 +223,6 @@ export async function startTailerNode(
     stop,
     drain: startDrain,
     drainState: () => drain.state(),
+    ready,
   };
 }

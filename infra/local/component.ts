@@ -14,6 +14,12 @@ const ENTRY: Record<ComponentKind, string> = {
   tailer: join(REPO_ROOT, "tailer", "main.ts"),
 };
 
+/** The same entries as production bundles (infra/build/bundle.ts), under a build's output directory. */
+const BUNDLE: Record<ComponentKind, string> = {
+  functions: join("functions", "node.mjs"),
+  tailer: join("tailer", "main.mjs"),
+};
+
 export interface Component {
   kind: ComponentKind;
   port: number;
@@ -34,20 +40,28 @@ export interface ComponentOptions {
   onLine?: (line: string) => void;
   /** Extra Node options before the entry (e.g. `--cpu-prof`, which NODE_OPTIONS does not accept). */
   nodeArgs?: string[];
+  /** Run the built bundle under this output directory with plain `node` (no tsx), from that directory. */
+  bundleDir?: string;
 }
 
 export async function startComponent(opts: ComponentOptions): Promise<Component> {
   const port = opts.port ?? (await freePort());
-  const proc: ServerProcess = await spawnServer(
-    process.execPath,
-    [...(opts.nodeArgs ?? []), "--import", "tsx", ENTRY[opts.kind]],
-    {
-      cwd: REPO_ROOT,
-      env: { ...process.env, HOST: "127.0.0.1", ...opts.env, PORT: String(port) },
-      deathSignal: "TERM",
-      ...(opts.onLine ? { onLine: opts.onLine } : {}),
+  const entry = opts.bundleDir
+    ? ["--enable-source-maps", join(opts.bundleDir, BUNDLE[opts.kind])]
+    : ["--import", "tsx", ENTRY[opts.kind]];
+  const proc: ServerProcess = await spawnServer(process.execPath, [...(opts.nodeArgs ?? []), ...entry], {
+    cwd: opts.bundleDir ?? REPO_ROOT,
+    env: {
+      ...process.env,
+      // A bundle runs on its own: nothing preloaded (tsx) from the parent's options.
+      ...(opts.bundleDir ? { NODE_OPTIONS: "" } : {}),
+      HOST: "127.0.0.1",
+      ...opts.env,
+      PORT: String(port),
     },
-  );
+    deathSignal: "TERM",
+    ...(opts.onLine ? { onLine: opts.onLine } : {}),
+  });
   const url = `http://127.0.0.1:${port}`;
   return {
     kind: opts.kind,

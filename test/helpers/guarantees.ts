@@ -13,6 +13,9 @@ import { withDb } from "./stack.ts";
 /** What a 201 from ingest promised: this message is in the bus at this offset. */
 export type { Receipt };
 
+/** Where an ingest process answers: a started Component, or one another supervisor runs (pm2). */
+export type IngestEndpoint = Pick<Component, "url">;
+
 export interface Outgoing {
   channel: string;
   event?: string;
@@ -50,7 +53,7 @@ async function post201(url: string, body: unknown, signal?: AbortSignal): Promis
 
 /** POST /v1/messages; throws unless 201 (a refused publish is not acknowledged, and tests want to know). */
 export async function publishBatch(
-  ingest: Component,
+  ingest: IngestEndpoint,
   messages: Outgoing[],
   signal?: AbortSignal,
 ): Promise<Receipt[]> {
@@ -59,7 +62,7 @@ export async function publishBatch(
 
 /** POST /v1/channels/{channel}/messages; throws unless 201. */
 export async function publishOne(
-  ingest: Component,
+  ingest: IngestEndpoint,
   message: Outgoing,
   signal?: AbortSignal,
 ): Promise<Receipt> {
@@ -70,7 +73,7 @@ export async function publishOne(
 
 export interface PublisherOptions {
   /** Requests rotate over these ingest processes. */
-  ingests: Component[];
+  ingests: IngestEndpoint[];
   /** Messages rotate over these channels (read on every request: a test may change it meanwhile). */
   channels: string[];
   /** Messages per batch request. */
@@ -108,7 +111,7 @@ export interface Refused {
 export async function runPublisher(o: PublisherOptions): Promise<number> {
   let sent = 0;
   for (let request = 0; !o.signal?.aborted && (o.total === undefined || sent < o.total); request++) {
-    const ingest = o.ingests[request % o.ingests.length] as Component;
+    const ingest = o.ingests[request % o.ingests.length] as IngestEndpoint;
     const single = o.singleEvery > 0 && request % o.singleEvery === o.singleEvery - 1;
     const count = single ? 1 : Math.min(o.batchSize, (o.total ?? Number.POSITIVE_INFINITY) - sent);
     const messages = Array.from({ length: count }, (_, i) => ({
