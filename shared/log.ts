@@ -8,9 +8,10 @@
  * `connId` on tailers); errors go under `err` and are serialised by pino's err serializer. Secrets are
  * masked before pino sees them (shared/log-redact.ts).
  */
+import { createRequire } from "node:module";
 import { type DestinationStream, type Logger as Pino, pino, stdSerializers } from "pino";
-import { prettyFactory } from "pino-pretty";
 import { loadLogConfig } from "./config.ts";
+import { configError } from "./env.ts";
 import { isSecretKey, REDACTED, scrub, scrubText } from "./log-redact.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
@@ -40,9 +41,24 @@ export interface LoggerOptions {
   colorize?: boolean;
 }
 
+/**
+ * pino-pretty is loaded only for `pretty`, a development format: production bundles (infra/build/) log
+ * JSON and carry no copy of it (README "Bundles").
+ */
+function loadPretty(): typeof import("pino-pretty") {
+  try {
+    return createRequire(import.meta.url)("pino-pretty") as typeof import("pino-pretty");
+  } catch {
+    throw configError(
+      "TAILCAST_LOG_FORMAT",
+      '"pretty" needs the pino-pretty package, which production bundles do not carry; use "json"',
+    );
+  }
+}
+
 /** The one-line pretty rendering, shared by `npm start` and anyone using `format: "pretty"`. */
 function prettyLine(colorize: boolean): (json: string) => string {
-  return prettyFactory({
+  return loadPretty().prettyFactory({
     colorize,
     singleLine: true,
     translateTime: "SYS:HH:MM:ss.l",

@@ -29,7 +29,7 @@ export const OPTIONAL_EXTERNALS = [
   "utf-8-validate",
   // debug (socket.io's logger): colours on a terminal.
   "supports-color",
-  // Logging helpers some builds of the code load when configured; absent in production.
+  // TAILCAST_LOG_FORMAT=pretty only (shared/log.ts); production bundles log JSON.
   "pino-pretty",
   // The demo page builds its client at run time only when the prebuilt one (below) is missing.
   "esbuild",

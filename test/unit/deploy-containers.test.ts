@@ -10,6 +10,7 @@ import { builtinModules } from "node:module";
 import { join } from "node:path";
 import { CORE_SCHEMA, load, mergeTag } from "js-yaml";
 import { describe, expect, it } from "vitest";
+import { OPTIONAL_EXTERNALS } from "../../infra/build/bundle.ts";
 import { loadIngestConfig, loadTailerConfig } from "../../shared/config.ts";
 import {
   bundleProblem,
@@ -63,14 +64,15 @@ function ourServices(): Array<[string, ComposeService, ComponentName]> {
 }
 
 /**
- * Packages a bundle still loads at run time, other than Node's own modules and the optional peer
- * dependencies the MongoDB driver tries to load and does without (kerberos, snappy, …).
+ * Packages a bundle still loads at run time, other than Node's own modules and the optional
+ * dependencies the build leaves out on purpose (OPTIONAL_EXTERNALS: the MongoDB driver's optional peers,
+ * ws's native helpers, the demo's fallback build — each loaded only when configured or missing).
  */
 function externalImports(bundle: string): string[] {
   const mongodb = JSON.parse(readRepoFile("node_modules/mongodb/package.json")) as {
     peerDependenciesMeta?: Record<string, { optional?: boolean }>;
   };
-  const optional = Object.keys(mongodb.peerDependenciesMeta ?? {});
+  const optional = [...Object.keys(mongodb.peerDependenciesMeta ?? {}), ...OPTIONAL_EXTERNALS];
   // Doc comments carried over from the sources show imports too.
   const code = bundle.replace(/\/\*\*[\s\S]*?\*\//g, "").replace(/^\s*\/\/.*$/gm, "");
   const specifiers = [
