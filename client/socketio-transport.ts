@@ -5,6 +5,7 @@
 import type { Socket } from "socket.io-client";
 import { isPlainObject } from "../shared/json.ts";
 import type { ClientToServerEvents, ServerToClientEvents } from "../shared/protocol/replies.ts";
+import { SLOW_CONSUMER_CODE, SLOW_CONSUMER_EVENT } from "../shared/protocol/slow-consumer.ts";
 import {
   type Connect,
   type Connection,
@@ -31,6 +32,10 @@ export const socketIoConnect: Connect = async ({ url, token, timeoutMs, handlers
     // `gap` is reserved: no message is ever emitted under that name (shared/message.ts).
     if (event === "gap") {
       if (isGapNotice(payload)) handlers.gap(payload);
+    } else if (event === SLOW_CONSUMER_EVENT) {
+      // Cut for reading too slowly; the disconnect follows and the client resumes with its positions.
+      const { message } = isPlainObject(payload) ? payload : {};
+      handlers.refused(SLOW_CONSUMER_CODE, String(message));
     } else if (event === "error") {
       // The node ends the connection (README "Socket.IO", e.g. token_expired); `error` is reserved, never a message.
       const { code, message } = isPlainObject(payload) ? payload : {};

@@ -3,6 +3,7 @@
 import { isPlainObject } from "../shared/json.ts";
 import { ignoreError } from "../shared/promises.ts";
 import type { SubscribeAck } from "../shared/protocol/replies.ts";
+import { SLOW_CONSUMER_CLOSE_CODE, SLOW_CONSUMER_CODE } from "../shared/protocol/slow-consumer.ts";
 import type { WsClientFrame } from "../shared/protocol/ws-frames.ts";
 import { type Connect, type Connection, isEnvelope, isGapNotice, unanswered } from "./transport.ts";
 import { wsUrl } from "./urls.ts";
@@ -77,7 +78,11 @@ export function wsConnector(Ctor: typeof WebSocket): Connect {
         clearTimeout(timer);
         resolve(connection);
       };
-      ws.onclose = (ev) => end(`closed (${ev.code}${ev.reason ? ` ${ev.reason}` : ""})`, true);
+      ws.onclose = (ev) => {
+        // Cut for reading too slowly: reported, then the client resumes with its positions as after any close.
+        if (ev.code === SLOW_CONSUMER_CLOSE_CODE && !ended) handlers.refused(SLOW_CONSUMER_CODE, ev.reason);
+        end(`closed (${ev.code}${ev.reason ? ` ${ev.reason}` : ""})`, true);
+      };
       ws.onerror = ignoreError; // a close event follows and says the rest
       ws.onmessage = (ev) => {
         if (ended) return;

@@ -4,7 +4,7 @@
  * code (shared/auth/). Every variable is listed with its default in the README's config table.
  */
 import { z } from "zod";
-import { type Env, int, list, readEnv } from "./env.ts";
+import { configError, type Env, int, list, readEnv } from "./env.ts";
 import type { LogFormat, LogLevel } from "./log.ts";
 import { defaultMessageLimits, type MessageLimits } from "./message.ts";
 
@@ -109,6 +109,8 @@ export interface TailerConfig {
   maxConnectionsPerIp: number;
   /** Subscribes per second (and burst) per connection, and per token subject across its connections. */
   subscribeRate: { perSecond: number; burst: number };
+  /** Most bytes waiting to be sent to one connection before it is cut as a slow consumer. */
+  maxPendingBytes: number;
 }
 
 const logSchema = z.object({
@@ -206,10 +208,18 @@ export function loadTailerConfig(env: Env = process.env): TailerConfig {
       TAILCAST_MAX_CONNECTIONS_PER_IP: int(0, 1_000_000).default(0),
       TAILCAST_SUBSCRIBE_RATE: perSecond.default(10),
       TAILCAST_SUBSCRIBE_BURST: int(1, 1_000_000).optional(),
+      TAILCAST_MAX_PENDING_BYTES: int(1024, 2 ** 40).default(1024 * 1024),
     }),
     env,
   );
   const { maxBodyBytes: _unused, ...limits } = loadLimits(env);
+  // One message must fit with room to spare, or every subscriber would be cut by the first large one.
+  if (s.TAILCAST_MAX_PENDING_BYTES < 2 * limits.maxMessageBytes) {
+    throw configError(
+      "TAILCAST_MAX_PENDING_BYTES",
+      `must be at least twice TAILCAST_MAX_MESSAGE_BYTES (${2 * limits.maxMessageBytes})`,
+    );
+  }
   return {
     host: s.HOST,
     port: s.PORT,
@@ -234,5 +244,6 @@ export function loadTailerConfig(env: Env = process.env): TailerConfig {
         s.TAILCAST_SUBSCRIBE_BURST ??
         Math.max(s.TAILCAST_MAX_SUBSCRIPTIONS, twice(s.TAILCAST_SUBSCRIBE_RATE)),
     },
+    maxPendingBytes: s.TAILCAST_MAX_PENDING_BYTES,
   };
 }

@@ -22,6 +22,7 @@ import { demoRoutes } from "./demo.ts";
 import { CompositeFanout, SocketIoFanout } from "./fanout.ts";
 import { LiveTail } from "./live.ts";
 import { SubscriberSessions } from "./session.ts";
+import { defaultStallMs, SlowConsumers } from "./slow-consumer.ts";
 import { attachSocketIo } from "./socketio.ts";
 import { attachWs } from "./ws.ts";
 
@@ -54,7 +55,10 @@ export async function startTailerNode(
   const live = new LiveTail({
     db: () => mongo.db(),
     bus,
-    deliver: (envelope) => fanout.deliver(envelope),
+    deliver: (envelope) => {
+      fanout.deliver(envelope);
+      slowConsumers.settle(); // cuts the connections the delivery found over the bound
+    },
     gap: (gap) => sessions.gap(gap),
     log,
     options: {
@@ -81,12 +85,22 @@ export async function startTailerNode(
       node: config.nodeId,
       clients: io.engine.clientsCount,
       wsClients: ws.clientsCount,
+      slowConsumers: { ...slowConsumers.counts, maxPendingBytes: slowConsumers.maxPendingBytes },
       ...live.snapshot(),
     }),
   );
   app.route("/", demoRoutes(config, subscribers === "off"));
 
   const http = createHttpServer(app.fetch);
+  const slowConsumers = new SlowConsumers(
+    { maxPendingBytes: config.maxPendingBytes, stallMs: defaultStallMs },
+    (conn, pending) =>
+      log.info("slow consumer disconnected", {
+        transport: conn.transport,
+        pending,
+        maxPendingBytes: config.maxPendingBytes,
+      }),
+  );
   const sessions = new SubscriberSessions({
     history: busHistory(bus),
     tail: live,
@@ -101,11 +115,13 @@ export async function startTailerNode(
     sessions,
     allowedOrigins: config.allowedOrigins,
     maxPayload: MAX_PAYLOAD_BYTES,
+    slowConsumers,
     log,
   });
   const ws = attachWs(http, {
     sessions,
     allowedOrigins: config.allowedOrigins,
+    slowConsumers,
     log: log.child("ws"),
     options: {
       heartbeatMs: config.wsHeartbeatMs,

@@ -63,6 +63,11 @@ export interface SessionTransport {
    * buffer), or the connection is gone. A replay waits for it between pages (recovery.ts).
    */
   drained(): Promise<void>;
+  /**
+   * True while the connection holds as much unsent data as a replay may add before it waits for
+   * `drained` (half the slow-consumer bound, tailer/slow-consumer.ts). O(1).
+   */
+  backlogged(): boolean;
 }
 
 /** A hole in what the node delivered (tailer/live.ts), as the tail loop reports it. */
@@ -245,6 +250,7 @@ export class SubscriberSession {
       },
       connected: current,
       drained: () => this.#transport.drained(),
+      backlogged: () => this.#transport.backlogged(),
     };
     if (since === null) {
       target.join();

@@ -52,6 +52,9 @@ class FakeTransport implements SessionTransport {
     this.drainWaits.push(this.received.length);
     return Promise.resolve();
   }
+  backlogged(): boolean {
+    return false;
+  }
   offsets(channel: string): number[] {
     return this.received.filter((e) => e.channel === channel).map((e) => e.offset);
   }

@@ -1,0 +1,133 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import {
+  type GuardedConnection,
+  overBound,
+  replayBudget,
+  SlowConsumers,
+  stallVerdict,
+} from "../../tailer/slow-consumer.ts";
+
+/** A connection whose buffered bytes the test sets; records what the bound did to it. */
+class FakeConnection implements GuardedConnection {
+  readonly transport: "ws" | "socket.io";
+  buffered = 0;
+  signalled = 0;
+  terminated = 0;
+  state: "open" | "closing" | "closed" = "open";
+  constructor(transport: "ws" | "socket.io" = "ws") {
+    this.transport = transport;
+  }
+  pending(): number {
+    return this.buffered;
+  }
+  open(): boolean {
+    return this.state === "open";
+  }
+  signal(): void {
+    this.signalled++;
+    this.state = "closing";
+  }
+  terminate(): void {
+    this.terminated++;
+    this.buffered = 0;
+    this.state = "closed";
+  }
+  closed(): boolean {
+    return this.state === "closed";
+  }
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("slow-consumer policy", () => {
+  it("is over the bound only above it", () => {
+    expect(overBound(1024, 1024)).toBe(false);
+    expect(overBound(1025, 1024)).toBe(true);
+    expect(overBound(0, 1024)).toBe(false);
+  });
+
+  it("lets a replay fill half the bound", () => {
+    expect(replayBudget(1024 * 1024)).toBe(512 * 1024);
+    expect(replayBudget(1025)).toBe(512);
+  });
+
+  it("waits for a cut connection that reads or holds nothing, terminates one that read nothing", () => {
+    expect(stallVerdict(5000, 4000)).toBe("wait");
+    expect(stallVerdict(5000, 0)).toBe("wait");
+    expect(stallVerdict(0, 0)).toBe("wait");
+    expect(stallVerdict(5000, 5000)).toBe("terminate");
+    expect(stallVerdict(5000, 6000)).toBe("terminate");
+  });
+});
+
+describe("SlowConsumers", () => {
+  const options = { maxPendingBytes: 1000, stallMs: 100 };
+
+  it("cuts a connection over the bound once, counts it per transport, and leaves one under it alone", () => {
+    const cuts: Array<[string, number]> = [];
+    const slow = new SlowConsumers(options, (conn, pending) => cuts.push([conn.transport, pending]));
+    const fine = new FakeConnection("ws");
+    fine.buffered = 1000;
+    slow.check(fine);
+    expect(fine.signalled).toBe(0);
+
+    const ws = new FakeConnection("ws");
+    ws.buffered = 1001;
+    slow.check(ws);
+    slow.check(ws); // already cut: closing, not counted again
+    const io = new FakeConnection("socket.io");
+    io.buffered = 5000;
+    slow.check(io);
+    expect([ws.signalled, io.signalled]).toEqual([1, 1]);
+    expect(slow.counts).toEqual({ disconnects: 2, ws: 1, socketIo: 1 });
+    expect(cuts).toEqual([
+      ["ws", 1001],
+      ["socket.io", 5000],
+    ]);
+  });
+
+  it("cuts what was found over the bound inside a send path when settled, once, after the delivery", async () => {
+    const slow = new SlowConsumers(options);
+    const conn = new FakeConnection("socket.io");
+    conn.buffered = 2000;
+    slow.cutSoon(conn);
+    slow.cutSoon(conn);
+    expect(conn.signalled).toBe(0); // not from inside the send path
+    slow.settle();
+    expect(conn.signalled).toBe(1);
+    await Promise.resolve(); // the queued microtask finds nothing left to do
+    expect(slow.counts.disconnects).toBe(1);
+  });
+
+  it("settles on its own at the next microtask when no fan-out does", async () => {
+    const slow = new SlowConsumers(options);
+    const conn = new FakeConnection("socket.io");
+    conn.buffered = 2000;
+    slow.cutSoon(conn);
+    await Promise.resolve();
+    expect(conn.signalled).toBe(1);
+  });
+
+  it("terminates a cut connection that reads nothing, and not one that keeps reading", () => {
+    vi.useFakeTimers();
+    const slow = new SlowConsumers(options);
+    const stuck = new FakeConnection();
+    stuck.buffered = 1500;
+    const reading = new FakeConnection();
+    reading.buffered = 1500;
+    slow.check(stuck);
+    slow.check(reading);
+    for (const left of [1200, 900, 400]) {
+      reading.buffered = left;
+      vi.advanceTimersByTime(options.stallMs);
+      expect(reading.terminated).toBe(0);
+    }
+    expect(stuck.terminated).toBe(1);
+    reading.state = "closed"; // its close handshake ended it
+    vi.advanceTimersByTime(10 * options.stallMs);
+    expect(reading.terminated).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
