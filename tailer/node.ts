@@ -55,10 +55,7 @@ export async function startTailerNode(
   const live = new LiveTail({
     db: () => mongo.db(),
     bus,
-    deliver: (envelope) => {
-      fanout.deliver(envelope);
-      slowConsumers.settle(); // cuts the connections the delivery found over the bound
-    },
+    deliver: (envelope) => fanout.deliver(envelope),
     gap: (gap) => sessions.gap(gap),
     log,
     options: {
@@ -85,7 +82,11 @@ export async function startTailerNode(
       node: config.nodeId,
       clients: io.engine.clientsCount,
       wsClients: ws.clientsCount,
-      slowConsumers: { ...slowConsumers.counts, maxPendingBytes: slowConsumers.maxPendingBytes },
+      slowConsumers: {
+        ...slowConsumers.counts,
+        maxPendingBytes: slowConsumers.maxPendingBytes,
+        ...sessions.outbound(),
+      },
       ...live.snapshot(),
     }),
   );
@@ -109,6 +110,7 @@ export async function startTailerNode(
     maxSubscriptions: config.maxSubscriptions,
     subscribeRate: config.subscribeRate,
     admitConnection: createConnectionLimit(config.maxConnectionsPerIp),
+    replayBudget: slowConsumers.replayBudget,
     log,
   });
   const io = attachSocketIo(http, {

@@ -23,8 +23,20 @@ import {
 } from "../shared/protocol/slow-consumer.ts";
 import { type GuardedConnection, overBound, type SlowConsumers } from "./slow-consumer.ts";
 
+/** One per socket, made the first time the socket is found over the bound. */
+const wsConnections = new WeakMap<WebSocket, GuardedConnection>();
+
 /** A `/ws` peer as the bound sees it. */
 export function wsConnection(ws: WebSocket): GuardedConnection {
+  let conn = wsConnections.get(ws);
+  if (conn === undefined) {
+    conn = newWsConnection(ws);
+    wsConnections.set(ws, conn);
+  }
+  return conn;
+}
+
+function newWsConnection(ws: WebSocket): GuardedConnection {
   return {
     transport: "ws",
     pending: () => ws.bufferedAmount,
@@ -36,9 +48,9 @@ export function wsConnection(ws: WebSocket): GuardedConnection {
   };
 }
 
-/** Cuts `ws` if it holds more than the bound; call after each send to it. Allocates only when it cuts. */
+/** Call after each send to `ws`: over the bound, it becomes a suspect (slow-consumer.ts). */
 export function checkWs(slow: SlowConsumers, ws: WebSocket): void {
-  if (overBound(ws.bufferedAmount, slow.maxPendingBytes)) slow.check(wsConnection(ws));
+  if (overBound(ws.bufferedAmount, slow.maxPendingBytes)) slow.suspect(wsConnection(ws));
 }
 
 /** What is read of an engine.io packet: its data, or the frame a broadcast pre-encoded for websocket. */
@@ -78,9 +90,8 @@ function transportBuffered(conn: EngineConnection): number {
 }
 
 /**
- * Watches a Socket.IO connection's outbound bytes and cuts it over the bound. The check runs inside
- * engine.io's send path (for broadcasts, inside the adapter's loop over a room), so the cut itself is
- * left to `slow.settle()`, which the fan-out calls after each message.
+ * Watches a Socket.IO connection's outbound bytes after each packet (inside engine.io's send path; for
+ * broadcasts, inside the adapter's loop over a room) and makes it a suspect over the bound.
  */
 export function guardSocketIo(slow: SlowConsumers, socket: Socket): GuardedConnection {
   // `socket.conn` is engine.io's connection; its write buffer and events are what engine.io's own
@@ -104,7 +115,7 @@ export function guardSocketIo(slow: SlowConsumers, socket: Socket): GuardedConne
   };
   conn.on("packetCreate", (packet) => {
     queued += packetBytes(packet);
-    if (overBound(queued + transportBuffered(conn), slow.maxPendingBytes)) slow.cutSoon(guarded);
+    if (overBound(queued + transportBuffered(conn), slow.maxPendingBytes)) slow.suspect(guarded);
   });
   conn.on("flush", () => {
     queued = 0;

@@ -6,9 +6,16 @@
  * `since` and loses nothing the bus still holds.
  *
  * This module is the policy and the node-wide bookkeeping, with no I/O of its own: what a connection's
- * buffer is and how it is told and dropped is the transport's (slow-consumer-io.ts). The check is a
- * comparison of a number the transport keeps anyway (`ws` `bufferedAmount`, the engine.io byte count):
- * O(1) per delivery, nothing allocated.
+ * buffer is and how it is told and dropped is the transport's (slow-consumer-io.ts). The check after
+ * each message is a comparison of a number the transport keeps anyway (`ws` `bufferedAmount`, the
+ * engine.io byte count): O(1) per delivery, nothing allocated.
+ *
+ * A connection found over the bound is a suspect; it is cut if it is still over once the current turn
+ * of the event loop has let its socket write (`setImmediate`). The tail delivers a whole batch in one
+ * synchronous step, and engine.io keeps everything after the first message of that step in its own
+ * buffer until the socket's write callback, even when the kernel takes it all at once: what a client
+ * that reads would never hold must not count against it. A burst therefore adds at most one tail batch
+ * (`TAILCAST_TAIL_BATCH` messages, whose bytes every subscriber shares) on top of the bound.
  *
  * A cut connection gets no more messages. Its close (or event) is queued behind what it already holds,
  * so a client that reads again sees it; one that makes no progress for `stallMs` is terminated, which
@@ -79,8 +86,8 @@ export class SlowConsumers {
   readonly #onCut: (conn: GuardedConnection, pending: number) => void;
   #ws = 0;
   #socketIo = 0;
-  /** Found over the bound inside a library's send path; cut once that returns (`settle`). */
-  #due = new Set<GuardedConnection>();
+  /** Found over the bound during this turn of the event loop; checked again at its end (`settle`). */
+  #suspects = new Set<GuardedConnection>();
   #settleQueued = false;
 
   constructor(
@@ -105,24 +112,23 @@ export class SlowConsumers {
   }
 
   /**
-   * Cuts `conn` as soon as the current delivery returns: for a check made inside a library's send path,
-   * where closing the connection would re-enter it. `settle` runs after every fan-out, and on the next
-   * microtask for anything else.
+   * `conn` was found over the bound after a send: it is checked again, and cut if still over, once this
+   * turn of the event loop is done. Safe to call from inside a library's send path (nothing is closed
+   * there) and for every message (a suspect is kept once).
    */
-  cutSoon(conn: GuardedConnection): void {
-    this.#due.add(conn);
+  suspect(conn: GuardedConnection): void {
+    this.#suspects.add(conn);
     if (this.#settleQueued) return;
     this.#settleQueued = true;
-    queueMicrotask(() => this.settle());
+    setImmediate(() => this.settle());
   }
 
-  /** Cuts the connections found over the bound meanwhile. O(1) when there are none. */
+  /** Checks the suspects again, cutting those still over the bound. */
   settle(): void {
     this.#settleQueued = false;
-    if (this.#due.size === 0) return;
-    const due = [...this.#due];
-    this.#due.clear();
-    for (const conn of due) this.check(conn);
+    const suspects = [...this.#suspects];
+    this.#suspects.clear();
+    for (const conn of suspects) this.check(conn);
   }
 
   #cut(conn: GuardedConnection, pending: number): void {

@@ -50,11 +50,7 @@ function refusal(err: unknown): Error {
   return Object.assign(new Error(error.message), { data: { code: error.code } });
 }
 
-function transportOf(
-  socket: TailcastSocket,
-  guarded: GuardedConnection,
-  replayBudget: number,
-): SessionTransport {
+function transportOf(socket: TailcastSocket, guarded: GuardedConnection): SessionTransport {
   return {
     emit: (envelope) => void socket.emit(envelope.event, envelope),
     join: (channel) => void socket.join(roomOf(channel)),
@@ -68,7 +64,7 @@ function transportOf(
     // `writeBuffer` is left out of engine.io's type definitions (marked private) but is the
     // connection's outbound queue, as engine.io's own `flush` reads it.
     drained: () => engineDrained(socket.conn as unknown as EngineConnection),
-    backlogged: () => guarded.pending() > replayBudget,
+    pending: () => guarded.pending(),
   };
 }
 
@@ -116,7 +112,7 @@ export function attachSocketIo(http: HttpServer, deps: SocketIoDeps): TailcastIo
     try {
       const auth = socket.handshake.auth as { token?: unknown } | undefined;
       const slow = deps.slowConsumers;
-      const transport = transportOf(socket, guardSocketIo(slow, socket), slow.replayBudget);
+      const transport = transportOf(socket, guardSocketIo(slow, socket));
       const session = await deps.sessions.connect(socket.handshake.address, auth?.token, transport);
       socket.data.session = session;
       // Socket.IO emits `disconnect` only for a socket that got as far as connecting; the engine's

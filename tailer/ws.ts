@@ -81,7 +81,7 @@ export class WsEndpoint {
     const slow = deps.slowConsumers;
     this.#rooms = new WsFanout({
       maxPendingBytes: slow.maxPendingBytes,
-      over: (ws) => slow.check(wsConnection(ws)),
+      over: (ws) => slow.suspect(wsConnection(ws)),
     });
     // No compression: the fan-out sends one pre-built frame to every socket (fanout.ts).
     this.#wss = new WebSocketServer({
@@ -145,7 +145,7 @@ export class WsEndpoint {
         checkWs(this.#deps.slowConsumers, ws);
       },
       drained: () => wsDrained(ws, written),
-      backlogged: () => ws.bufferedAmount > this.#deps.slowConsumers.replayBudget,
+      pending: () => ws.bufferedAmount,
       join: (channel) => this.#rooms.join(ws, channel),
       leave: (channel) => this.#rooms.leave(ws, channel),
       connected: () => ws.readyState === WebSocket.OPEN,

@@ -88,26 +88,25 @@ describe("SlowConsumers", () => {
     ]);
   });
 
-  it("cuts what was found over the bound inside a send path when settled, once, after the delivery", async () => {
+  it("cuts a suspect once the event loop's turn is over, if it is still over the bound then", async () => {
     const slow = new SlowConsumers(options);
-    const conn = new FakeConnection("socket.io");
-    conn.buffered = 2000;
-    slow.cutSoon(conn);
-    slow.cutSoon(conn);
-    expect(conn.signalled).toBe(0); // not from inside the send path
-    slow.settle();
-    expect(conn.signalled).toBe(1);
-    await Promise.resolve(); // the queued microtask finds nothing left to do
+    const stuck = new FakeConnection("socket.io");
+    const burst = new FakeConnection("socket.io");
+    for (const conn of [stuck, burst]) {
+      conn.buffered = 2000;
+      slow.suspect(conn);
+      slow.suspect(conn); // every message while over: kept once
+    }
+    expect(stuck.signalled + burst.signalled).toBe(0); // never from inside the send path
+    burst.buffered = 0; // its socket wrote the burst out during the turn
+    await new Promise((resolve) => setImmediate(resolve));
+    expect([stuck.signalled, burst.signalled]).toEqual([1, 0]);
     expect(slow.counts.disconnects).toBe(1);
-  });
-
-  it("settles on its own at the next microtask when no fan-out does", async () => {
-    const slow = new SlowConsumers(options);
-    const conn = new FakeConnection("socket.io");
-    conn.buffered = 2000;
-    slow.cutSoon(conn);
-    await Promise.resolve();
-    expect(conn.signalled).toBe(1);
+    // A later turn starts afresh.
+    burst.buffered = 3000;
+    slow.suspect(burst);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(burst.signalled).toBe(1);
   });
 
   it("terminates a cut connection that reads nothing, and not one that keeps reading", () => {
