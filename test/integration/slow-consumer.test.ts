@@ -160,7 +160,9 @@ async function waitForOffsets(offsets: () => unknown[], count: number, what: str
   const deadline = Date.now() + 30_000;
   while (offsets().length < count) {
     if (Date.now() > deadline) {
-      throw new Error(`${what}: ${offsets().length} of ${count} messages; ${JSON.stringify(await slowStats())}`);
+      throw new Error(
+        `${what}: ${offsets().length} of ${count} messages; ${JSON.stringify(await slowStats())}`,
+      );
     }
     await pause(50);
   }
