@@ -49,6 +49,8 @@ interface Tracked {
 
 const tracked: Tracked[] = [];
 const timers: NodeJS.Timeout[] = [];
+/** What `settle` undoes: sockets left paused read again. */
+const onSettle: Array<() => void> = [];
 let behaving = true;
 
 function totals(): Tracked["totals"] {
@@ -109,6 +111,9 @@ function tsClient(spec: Extract<SoakClientSpec, { kind: "slow" | "reconnecting" 
   }
   const latest = () => sockets.at(-1);
   if (spec.kind === "slow") {
+    onSettle.push(() => {
+      for (const s of sockets) s.resume();
+    });
     const cycle = () => {
       if (!behaving) return;
       latest()?.pause();
@@ -173,6 +178,7 @@ function report({ step, totals: stepTotals }: { step: number; totals: StepTotals
 function settle(): null {
   behaving = false;
   for (const t of timers.splice(0)) clearTimeout(t);
+  for (const undo of onSettle.splice(0)) undo();
   return null;
 }
 

@@ -173,7 +173,7 @@ export async function renderSoakHtml(r: SoakResults): Promise<string> {
   const figures = charts
     .map(
       (c) =>
-        `<figure><figcaption>${escapeHtml(c.title)}</figcaption><canvas id="chart-${escapeHtml(c.id)}" width="580" height="320"></canvas></figure>`,
+        `<figure><figcaption>${escapeHtml(c.title)}</figcaption><canvas id="chart-${escapeHtml(c.id)}" width="540" height="300"></canvas></figure>`,
     )
     .join("\n");
   const verdict = `<p class="${r.pass ? "PASS" : "MISS"}"><b>${r.pass ? "PASS" : "MISS"}</b></p>`;
