@@ -1,3 +1,5 @@
+import { EventEmitter } from "node:events";
+import type { Socket } from "socket.io";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   type GuardedConnection,
@@ -6,6 +8,7 @@ import {
   SlowConsumers,
   stallVerdict,
 } from "../../tailer/slow-consumer.ts";
+import { guardSocketIo } from "../../tailer/slow-consumer-io.ts";
 
 /** A connection whose buffered bytes the test sets; records what the bound did to it. */
 class FakeConnection implements GuardedConnection {
@@ -128,5 +131,67 @@ describe("SlowConsumers", () => {
     vi.advanceTimersByTime(10 * options.stallMs);
     expect(reading.terminated).toBe(0);
     expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe("Socket.IO connection bytes (engine.io write buffer + websocket transport)", () => {
+  /** engine.io's connection as guardSocketIo reads it: events, state, the websocket transport's `ws`. */
+  function fakeSocket() {
+    const conn = Object.assign(new EventEmitter(), {
+      readyState: "open",
+      transport: {
+        socket: {
+          bufferedAmount: 0,
+          terminated: 0,
+          terminate() {
+            this.terminated++;
+          },
+        },
+      },
+      close: vi.fn(),
+    });
+    const emitted: Array<[string, unknown]> = [];
+    const socket = {
+      conn,
+      emit: (event: string, payload: unknown) => emitted.push([event, payload]),
+      disconnect: () => {
+        conn.readyState = "closing";
+      },
+    };
+    return { conn, emitted, socket: socket as unknown as Socket };
+  }
+
+  it("counts packets until engine.io flushes them, plus what the websocket still holds", () => {
+    const slow = new SlowConsumers({ maxPendingBytes: 1000, stallMs: 100 });
+    const { conn, socket } = fakeSocket();
+    const guarded = guardSocketIo(slow, socket);
+    conn.emit("packetCreate", { data: "x".repeat(300) });
+    // A broadcast's pre-encoded frame counts its bytes exactly.
+    conn.emit("packetCreate", {
+      data: "ignored",
+      options: { wsPreEncodedFrame: [Buffer.alloc(2), Buffer.alloc(198)] },
+    });
+    expect(guarded.pending()).toBe(500);
+    conn.emit("flush");
+    conn.transport.socket.bufferedAmount = 450;
+    expect(guarded.pending()).toBe(450);
+  });
+
+  it("cuts a connection still over the bound after the turn: the event, then the disconnect; a stalled one is terminated", async () => {
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
+    const slow = new SlowConsumers({ maxPendingBytes: 1000, stallMs: 100 });
+    const { conn, emitted, socket } = fakeSocket();
+    guardSocketIo(slow, socket);
+    conn.transport.socket.bufferedAmount = 900;
+    conn.emit("packetCreate", { data: "x".repeat(200) });
+    expect(emitted).toEqual([]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(emitted).toEqual([
+      ["tailcast:slow_consumer", { code: "slow_consumer", message: expect.any(String) }],
+    ]);
+    expect(conn.readyState).toBe("closing");
+    expect(slow.counts).toEqual({ disconnects: 1, ws: 0, socketIo: 1 });
+    vi.advanceTimersByTime(100);
+    expect(conn.transport.socket.terminated).toBe(1);
   });
 });
