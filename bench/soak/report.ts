@@ -85,10 +85,11 @@ export function summaryLines(r: SoakResults): string[] {
     ),
     `readers' p99 latency slope: ${describeFlatness(r.p99Flatness, "ms")}`,
     `delivery over ${r.delivery.clients} clients: lost ${r.delivery.lost}, duplicates ${r.delivery.duplicates}, out of order ${r.delivery.disorders}`,
+    `slow-consumer cuts counted by the tailers: ${r.intervals.at(-1)?.slowConsumerCuts ?? 0} (a client still paused when it is cut is terminated, so it never reads the code)`,
   ];
   for (const c of r.clients.filter((c) => c.kind !== "reader")) {
     lines.push(
-      `  ${c.name}: ${c.delivered}/${c.expected} delivered, ${c.duplicates} dup, ${c.disorders} out of order, ${c.reconnects} reconnects, ${c.slowConsumerCuts} slow-consumer cuts, ${c.gaps} gaps`,
+      `  ${c.name}: ${c.delivered}/${c.expected} delivered, ${c.duplicates} dup, ${c.disorders} out of order, ${c.reconnects} reconnects, ${c.slowConsumerCuts} slow_consumer codes read, ${c.gaps} gaps`,
     );
   }
   for (const c of r.delivery.faulty) {
