@@ -16,6 +16,7 @@ import WebSocket from "ws";
 import { createClient, type Envelope } from "../../client/index.ts";
 import type { Component } from "../../infra/local/component.ts";
 import { SLOW_CONSUMER_EVENT } from "../../shared/protocol/slow-consumer.ts";
+import { parseExposition, sampleSum } from "../helpers/metrics-text.ts";
 import { RecordingClient } from "../helpers/recording-client.ts";
 import { post, startFunctions, startTailer, stopAll, testDbName } from "../helpers/stack.ts";
 
@@ -206,6 +207,12 @@ async function readers(channel: string) {
   };
 }
 
+/** The node's Prometheus count of slow-consumer cuts, both transports. */
+async function metricCuts(): Promise<number> {
+  const text = await (await fetch(`${tailer.url}/metrics`)).text();
+  return sampleSum(parseExposition(text), "tailcast_slow_consumer_disconnects_total") ?? 0;
+}
+
 /**
  * Publishes SLOW_VOLUME while `slow` does not read; once /stats counts it cut (`cut` reads the count for
  * its transport), it reads again, so it gets what it held and then the signal. Checks the bound held.
@@ -217,6 +224,7 @@ async function whilePaused(
   what: string,
 ): Promise<Publishing> {
   const before = cut(await slowStats());
+  const cutsBefore = await metricCuts();
   slow.pause();
   let resumed = false;
   const published = await publish(channelOf(what), SLOW_VOLUME, (stats) => {
@@ -229,6 +237,7 @@ async function whilePaused(
   report(what, warm, published);
   expect(resumed, "the paused client was never cut").toBe(true);
   expect(cut(await slowStats())).toBe(before + 1);
+  expect(await metricCuts(), "tailcast_slow_consumer_disconnects_total").toBe(cutsBefore + 1);
   expect(published.peakPending).toBeLessThanOrEqual(MAX_PENDING + FRAME_SLACK);
   expect(published.peakRss - warm.peakRss).toBeLessThan(RSS_ALLOWANCE);
   return published;
