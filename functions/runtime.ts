@@ -90,9 +90,13 @@ export function createIngestRuntime(
       // Records live as long as the window, and never less than a claim may stay pending.
       const ttlSec = Math.max(config.idempotencyWindowSec, Math.ceil(pending / 1000));
       const keys = await ensureIdempotencyStore(db, config.bus.collection, ttlSec, log);
-      // An interrupted append is looked for in its channel's bus; a record without a channel, in bus 0.
-      const busOfChannel = async (channel: string | undefined) =>
-        channel === undefined ? b : buses.forChannel(channel).collection();
+      // An interrupted append is looked for in its channel's bus (a record without a channel: bus 0),
+      // read as it is, without setting it up: a bus that cannot be set up holds no message to find.
+      const busOfChannel = async (channel: string | undefined) => {
+        if (channel === undefined) return b;
+        const { mongo: m, config: c } = buses.forChannel(channel);
+        return (await m.db()).collection<BusDoc>(c.collection);
+      };
       return new IdempotencyStore(keys, busOfChannel, {
         windowSec: config.idempotencyWindowSec,
         pendingTimeoutMs: pending,
