@@ -161,6 +161,8 @@ export interface TailerConfig {
   metrics: MetricsConfig;
   /** How often the node writes its fleet heartbeat (the status page). */
   heartbeatMs: number;
+  /** Several buses: a bus's tail closes this long after its last subscriber left (tailer/buses.ts). */
+  tailIdleMs: number;
 }
 
 /** The graceful drain (README "Drain"; tailer/drain.ts). */
@@ -320,6 +322,7 @@ export function loadTailerConfig(env: Env = process.env): TailerConfig {
       TAILCAST_MAX_CONNECTIONS_PER_IP: int(0, 1_000_000).default(0),
       TAILCAST_SUBSCRIBE_RATE: perSecond.default(10),
       TAILCAST_SUBSCRIBE_BURST: int(1, 1_000_000).optional(),
+      TAILCAST_TAIL_IDLE_MS: int(0, 86_400_000).default(30_000),
     }),
     env,
   );
@@ -353,5 +356,6 @@ export function loadTailerConfig(env: Env = process.env): TailerConfig {
     drain: loadDrainConfig(env),
     metrics: loadMetricsConfig(env, s.PORT),
     heartbeatMs: s.TAILCAST_HEARTBEAT_MS,
+    tailIdleMs: s.TAILCAST_TAIL_IDLE_MS,
   };
 }
