@@ -25,6 +25,21 @@ export function urlPicker(urls: readonly string[], mode: PickUrl, random: () => 
   };
 }
 
+/** The query parameter that carries the affinity channel: the load balancer hashes it (README "Tail on demand and affinity"). */
+export const AFFINITY_PARAM = "channel";
+
+/**
+ * `url` with the affinity channel as the `channel` query parameter, so a load balancer that hashes it
+ * (HAProxy `balance url_param channel`, infra/lb/haproxy.cfg) sends every client of a channel to the
+ * same node. Kept by both transports: wsUrl keeps the query, socket.io-client sends it with its handshake.
+ */
+export function withAffinity(url: string, channel: string | undefined): string {
+  if (channel === undefined) return url;
+  const u = new URL(url);
+  u.searchParams.set(AFFINITY_PARAM, channel);
+  return u.toString();
+}
+
 /** The /ws endpoint of a node: `http(s)://host[/base]` → `ws(s)://host[/base]/ws`; a ws(s) URL is kept as given. */
 export function wsUrl(url: string, token?: string): string {
   const u = new URL(url);
