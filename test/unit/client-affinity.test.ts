@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { createClient } from "../../client/index.ts";
-import { withAffinity, wsUrl } from "../../client/urls.ts";
+import { busAffinity, withAffinity, wsUrl } from "../../client/urls.ts";
+import { busIndexOf } from "../../shared/bus/partition.ts";
 
 describe("withAffinity", () => {
   it("adds the channel as the `channel` query parameter, encoded, keeping the rest of the URL", () => {
@@ -38,6 +39,17 @@ function recordingWebSocket(urls: string[]): typeof WebSocket {
     send(): void {}
   } as unknown as typeof WebSocket;
 }
+
+describe("busAffinity", () => {
+  it("names the channel's bus, so every channel of one bus shares a key", () => {
+    const channels = Array.from({ length: 50 }, (_, i) => `ch-${i}`);
+    for (const channel of channels) expect(busAffinity(channel, 4)).toBe(`bus-${busIndexOf(channel, 4)}`);
+    expect(new Set(channels.map((c) => busAffinity(c, 4)))).toEqual(
+      new Set(["bus-0", "bus-1", "bus-2", "bus-3"]),
+    );
+    expect(busAffinity("anything", 1)).toBe("bus-0");
+  });
+});
 
 describe("createClient affinity", () => {
   it("connects to /ws with ?channel= on every node it tries", async () => {
