@@ -1,17 +1,21 @@
 /**
  * Channel affinity through a real HAProxy (infra/lb/haproxy.cfg rendered with `--affinity`): every
  * TypeScript client created with `affinity: <channel>` — on /ws and on Socket.IO — reaches the same
- * tailer as the other clients of that channel, and only that tailer tails the channel's bus.
+ * tailer as the other clients of that channel, and only that tailer tails the channel's bus. Then the
+ * documents each tailer reads for 120 channels (one client each), with no affinity, channel affinity
+ * and bus affinity (`busAffinity`), printed for README "Tail on demand and affinity"; with bus affinity
+ * the fleet reads every document exactly once.
  */
 
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { WebSocket as WsWebSocket } from "ws";
-import { type Client, createClient, type TransportName } from "../../client/index.ts";
+import { busAffinity, type Client, createClient, type TransportName } from "../../client/index.ts";
 import type { Component } from "../../infra/local/component.ts";
 import { busIndexOf } from "../../shared/bus/partition.ts";
 import type { Envelope } from "../../shared/message.ts";
 import type { BusReport } from "../../tailer/buses.ts";
 import { type BusSetWriter, busSetWriter } from "../helpers/bus-set-writer.ts";
+import { pollUntil } from "../helpers/guarantees.ts";
 import { findHaproxy, type Haproxy, startHaproxy } from "../helpers/haproxy.ts";
 import { componentEnv, startTailer, stopAll, testDbName } from "../helpers/stack.ts";
 
@@ -19,7 +23,8 @@ const haproxy = findHaproxy();
 const missing = "missing" in haproxy ? haproxy.missing : null;
 if (missing) console.warn(`[integration] affinity tests skipped: ${missing}`);
 
-const BUSES = 3;
+const BUSES = 4;
+const TAILERS = 3;
 const CLIENTS_PER_CHANNEL = 4;
 
 interface NodeView {
@@ -35,7 +40,7 @@ async function view(node: Component): Promise<NodeView> {
 
 describe.skipIf(missing !== null)("channel affinity at the load balancer", () => {
   const db = testDbName(import.meta.url);
-  const env = { TAILCAST_BUSES: String(BUSES) };
+  const env = { TAILCAST_BUSES: String(BUSES), TAILCAST_TAIL_IDLE_MS: "200" };
   let nodes: Component[] = [];
   let lb: Haproxy;
   let writer: BusSetWriter;
@@ -43,18 +48,30 @@ describe.skipIf(missing !== null)("channel affinity at the load balancer", () =>
 
   beforeAll(async () => {
     writer = busSetWriter(componentEnv({ uri: inject("mongodbUri"), db, env }));
-    nodes = await Promise.all([
-      startTailer({ db, env, nodeId: "aff-a" }),
-      startTailer({ db, env, nodeId: "aff-b" }),
-    ]);
-    lb = await startHaproxy(
+    nodes = await Promise.all(
+      Array.from({ length: TAILERS }, (_, i) => startTailer({ db, env, nodeId: `aff-${i}` })),
+    );
+    lb = await balancer(true);
+  }, 90_000);
+
+  async function balancer(affinity: boolean): Promise<Haproxy> {
+    const started = await startHaproxy(
       (haproxy as { path: string }).path,
       nodes.map((node, i) => ({ name: `t${i}`, address: `127.0.0.1:${node.port}` })),
       undefined,
-      { affinity: true },
+      { affinity },
     );
-    await Promise.all(nodes.map((_, i) => lb.waitFor(`t${i}`, "UP")));
-  }, 90_000);
+    await Promise.all(nodes.map((_, i) => started.waitFor(`t${i}`, "UP")));
+    return started;
+  }
+
+  /** Every client closed, every tail closed after the idle time. */
+  async function idle(): Promise<void> {
+    for (const c of clients.splice(0)) c.close();
+    await pollUntil("every tail closed", async () =>
+      (await Promise.all(nodes.map(view))).every((v) => v.buses.every((b) => !b.tailing)) ? true : undefined,
+    );
+  }
 
   afterAll(async () => {
     for (const c of clients) c.close();
@@ -63,13 +80,18 @@ describe.skipIf(missing !== null)("channel affinity at the load balancer", () =>
     await writer?.close();
   });
 
-  /** A client through the balancer with affinity to `channel`, subscribed to it; resolves with what it receives once acknowledged. */
-  async function subscribed(channel: string, transport: TransportName): Promise<Envelope[]> {
+  /** A client through `via` with `affinity`, subscribed to `channel`; resolves with what it receives once acknowledged. */
+  async function subscribed(
+    channel: string,
+    transport: TransportName,
+    affinity: string | undefined = channel,
+    via: Haproxy = lb,
+  ): Promise<Envelope[]> {
     const got: Envelope[] = [];
     const client = createClient({
-      urls: [lb.url],
+      urls: [via.url],
       transport,
-      affinity: channel,
+      affinity,
       WebSocket: WsWebSocket as unknown as typeof WebSocket,
     });
     clients.push(client);
@@ -95,7 +117,7 @@ describe.skipIf(missing !== null)("channel affinity at the load balancer", () =>
       const after = await Promise.all(nodes.map(view));
       const added = after.map((v, i) => v.connections - (before[i] as NodeView).connections);
       // All of this channel's connections landed on one tailer.
-      expect(added.sort()).toEqual([0, CLIENTS_PER_CHANNEL]);
+      expect(added.sort((x, y) => x - y)).toEqual([...Array(TAILERS - 1).fill(0), CLIENTS_PER_CHANNEL]);
       const on = after.findIndex((v, i) => v.connections - (before[i] as NodeView).connections > 0);
       placed.set(channel, on);
       expect(after[on]?.buses[busIndexOf(channel, BUSES)]?.tailing).toBe(true);
@@ -113,5 +135,49 @@ describe.skipIf(missing !== null)("channel affinity at the load balancer", () =>
       const tailed = (await view(node)).buses.filter((b) => b.tailing).map((b) => b.index);
       expect(new Set(tailed)).toEqual(needed);
     }
+    await idle();
+  });
+
+  it("documents read per tailer for 120 channels: no affinity, channel affinity, bus affinity", async () => {
+    const channels = Array.from({ length: 120 }, (_, i) => `read-${i}`);
+    const plain = await balancer(false);
+    const rows: string[] = [];
+    const modes = [
+      { name: "no affinity (leastconn)", via: plain, key: () => undefined },
+      { name: "channel affinity", via: lb, key: (c: string) => c },
+      { name: "bus affinity", via: lb, key: (c: string) => busAffinity(c, BUSES) },
+    ];
+    try {
+      for (const mode of modes) {
+        const inboxes = await Promise.all(channels.map((c) => subscribed(c, "ws", mode.key(c), mode.via)));
+        const before = await Promise.all(nodes.map(view));
+        const sent: string[] = [];
+        for (let round = 0; round < 5; round++) {
+          const receipts = await Promise.all(channels.map((c) => writer.publish(c, { round })));
+          sent.push(...receipts.map((r) => r.id));
+        }
+        await pollUntil("every message delivered", async () =>
+          inboxes.reduce((n, inbox) => n + inbox.length, 0) === sent.length ? true : undefined,
+        );
+        const after = await Promise.all(nodes.map(view));
+        const read = after.map((v, i) =>
+          v.buses.reduce((n, b, j) => n + b.read - ((before[i] as NodeView).buses[j] as BusReport).read, 0),
+        );
+        const tailed = after.map((v) => v.buses.filter((b) => b.tailing).length);
+        const pct = read.map((r) => `${Math.round((100 * r) / sent.length)} %`);
+        rows.push(
+          `${mode.name}: ${sent.length} published; read per tailer ${read.join(" / ")} (${pct.join(" / ")}); buses tailed ${tailed.join(" / ")}`,
+        );
+        // Every tailer reads at least what its clients need; with bus affinity, nothing more across the fleet.
+        expect(read.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(sent.length);
+        if (mode.name === "bus affinity") expect(read.reduce((a, b) => a + b, 0)).toBe(sent.length);
+        await idle();
+      }
+    } finally {
+      await plain.stop();
+    }
+    console.log(
+      `[affinity] ${channels.length} channels, ${BUSES} buses, ${TAILERS} tailers\n${rows.join("\n")}`,
+    );
   });
 });
