@@ -161,6 +161,15 @@ export interface TailerConfig {
   metrics: MetricsConfig;
   /** How often the node writes its fleet heartbeat (the status page). */
   heartbeatMs: number;
+  presence: PresenceConfig;
+}
+
+/** The node's presence aggregates (README "Presence"; tailer/presence-writer.ts). */
+export interface PresenceConfig {
+  /** How often the node writes its per-channel counts, batched. */
+  intervalMs: number;
+  /** Whether the documents (and replies) list the subscribers' token subjects. */
+  subjects: boolean;
 }
 
 /** The graceful drain (README "Drain"; tailer/drain.ts). */
@@ -320,6 +329,13 @@ export function loadTailerConfig(env: Env = process.env): TailerConfig {
       TAILCAST_MAX_CONNECTIONS_PER_IP: int(0, 1_000_000).default(0),
       TAILCAST_SUBSCRIBE_RATE: perSecond.default(10),
       TAILCAST_SUBSCRIBE_BURST: int(1, 1_000_000).optional(),
+      TAILCAST_PRESENCE_INTERVAL_MS: int(100, 600_000).default(5000),
+      TAILCAST_PRESENCE_SUBJECTS: z
+        .string()
+        .trim()
+        .toLowerCase()
+        .pipe(z.enum(["on", "off"], { error: 'must be "on" or "off" (the default).' }))
+        .default("off"),
     }),
     env,
   );
@@ -353,5 +369,9 @@ export function loadTailerConfig(env: Env = process.env): TailerConfig {
     drain: loadDrainConfig(env),
     metrics: loadMetricsConfig(env, s.PORT),
     heartbeatMs: s.TAILCAST_HEARTBEAT_MS,
+    presence: {
+      intervalMs: s.TAILCAST_PRESENCE_INTERVAL_MS,
+      subjects: s.TAILCAST_PRESENCE_SUBJECTS === "on",
+    },
   };
 }

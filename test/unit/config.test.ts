@@ -94,6 +94,7 @@ describe("defaults from an empty environment", () => {
       drain: { windowMs: 10_000, timeoutMs: 30_000 },
       metrics: { port: undefined, token: undefined },
       heartbeatMs: 5000,
+      presence: { intervalMs: 5000, subjects: false },
     });
   });
 
