@@ -47,14 +47,18 @@ export interface PresenceWriter {
   stop(): Promise<void>;
 }
 
-export function startPresenceWriter(
-  options: PresenceWriterOptions,
-  deps: PresenceWriterDeps,
-): PresenceWriter {
+export interface PresenceWrites {
+  /** One round now: the plan written, or null if the write failed (logged once until it works again). */
+  write(): Promise<PresencePlan | null>;
+  /** Removes this node's documents. */
+  remove(): Promise<void>;
+}
+
+/** The writer's rounds without its loop (the loop is startPresenceWriter; bench/presence-writes.ts drives rounds itself). */
+export function presenceWrites(options: PresenceWriterOptions, deps: PresenceWriterDeps): PresenceWrites {
   const { nodeId, intervalMs } = options;
   const ttlMs = presenceTtlMs(intervalMs);
   const written: WrittenPresence = new Map();
-  const abort = new AbortController();
   let cleared = false;
   let failing = false;
 
@@ -101,22 +105,34 @@ export function startPresenceWriter(
     }
   };
 
+  return {
+    write,
+    remove: async () => {
+      await (await deps.presence()).deleteMany({ node: nodeId });
+    },
+  };
+}
+
+export function startPresenceWriter(
+  options: PresenceWriterOptions,
+  deps: PresenceWriterDeps,
+): PresenceWriter {
+  const rounds = presenceWrites(options, deps);
+  const abort = new AbortController();
   const loop = (async () => {
     while (!abort.signal.aborted) {
-      await write();
-      await sleep(intervalMs, abort.signal);
+      await rounds.write();
+      await sleep(options.intervalMs, abort.signal);
     }
   })();
 
   return {
-    write,
+    write: rounds.write,
     stop: async () => {
       abort.abort();
       await withTimeout(loop, IN_FLIGHT_TIMEOUT_MS).catch(ignoreError);
-      await withTimeout(
-        deps.presence().then((presence) => presence.deleteMany({ node: nodeId })),
-        REMOVE_TIMEOUT_MS,
-      ).catch(ignoreError); // stopping anyway: an unreachable database expires the documents instead
+      // Stopping anyway: an unreachable database expires the documents instead.
+      await withTimeout(rounds.remove(), REMOVE_TIMEOUT_MS).catch(ignoreError);
     },
   };
 }
