@@ -12,13 +12,20 @@ import { Emitter } from "./emitter.ts";
 import { afterAck, isDuplicate } from "./positions.ts";
 import { initialReconnectState, nextAttempt, type SessionEnd } from "./reconnect.ts";
 import { socketIoConnect } from "./socketio-transport.ts";
-import { type Connect, type Connection, ConnectRefused, type GapNotice } from "./transport.ts";
+import {
+  type Connect,
+  type Connection,
+  ConnectRefused,
+  type GapNotice,
+  RequestRefused,
+} from "./transport.ts";
 import type {
   Client,
   ClientEvents,
   ClientOptions,
   ConnectionState,
   MessageHandler,
+  Presence,
   SubscribeOptions,
   Subscription,
 } from "./types.ts";
@@ -123,6 +130,37 @@ class TailcastClient implements Client {
         this.#session?.conn.unsubscribe(channel);
       },
     };
+  }
+
+  async presence(channel: string): Promise<Presence> {
+    if (this.#stop.signal.aborted) throw new Error("tailcast client: closed");
+    const session = this.#session ?? (await this.#connected());
+    const ack = await session.conn.presence(channel);
+    if (!ack.ok) throw new RequestRefused(ack.error.code, ack.error.message);
+    const { ok: _ok, ...presence } = ack;
+    return presence;
+  }
+
+  /** The next session, within `timeoutMs`. */
+  #connected(): Promise<Session> {
+    const { timeoutMs } = this.#options;
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        off();
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new RequestRefused("timeout", `not connected within ${timeoutMs} ms`));
+      }, timeoutMs);
+      // `node` is emitted once the session is in place.
+      const off = this.#events.on("node", () => {
+        const session = this.#session;
+        if (session === null) return;
+        done();
+        resolve(session);
+      });
+    });
   }
 
   close(): void {

@@ -4,6 +4,7 @@
  */
 export { createClient, defaultClientOptions } from "./client.ts";
 export { afterAck, isDuplicate } from "./positions.ts";
+export { RequestRefused } from "./transport.ts";
 export type {
   Client,
   ClientError,
@@ -14,6 +15,7 @@ export type {
   Gap,
   MessageHandler,
   Position,
+  Presence,
   Subscribed,
   SubscribeOptions,
   Subscription,

@@ -65,6 +65,13 @@ export const socketIoConnect: Connect = async ({ url, token, timeoutMs, handlers
         return unanswered("disconnected", (err as Error).message);
       }
     },
+    presence: async (channel) => {
+      try {
+        return await socket.timeout(timeoutMs).emitWithAck("presence", { channel });
+      } catch (err) {
+        return unanswered("disconnected", (err as Error).message);
+      }
+    },
     unsubscribe: (channel) => void socket.emit("unsubscribe", { channel }),
     close: () => {
       closedByUs = true;

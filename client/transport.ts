@@ -5,9 +5,9 @@
 import { isPlainObject } from "../shared/json.ts";
 import type { Envelope } from "../shared/message.ts";
 import type { Position } from "../shared/offsets.ts";
-import type { GapNotice, SubscribeAck } from "../shared/protocol/replies.ts";
+import type { GapNotice, PresenceAck, SubscribeAck } from "../shared/protocol/replies.ts";
 
-export type { GapNotice, SubscribeAck };
+export type { GapNotice, PresenceAck, SubscribeAck };
 
 export interface ConnectionHandlers {
   message(envelope: Envelope): void;
@@ -24,6 +24,8 @@ export interface ConnectionHandlers {
 export interface Connection {
   /** Resolves with the node's answer; rejects if the connection closes or no answer comes in time. */
   subscribe(channel: string, since: Position | null): Promise<SubscribeAck>;
+  /** The channel's presence across the fleet (README "Presence"); never rejects, like `subscribe`. */
+  presence(channel: string): Promise<PresenceAck>;
   /** Fire and forget: the client has already stopped delivering the channel. */
   unsubscribe(channel: string): void;
   close(): void;
@@ -51,6 +53,16 @@ export class ConnectRefused extends Error {
   readonly code: string;
   constructor(code: string, message: string) {
     super(message);
+    this.code = code;
+  }
+}
+
+/** A request the node refused, or that could not be answered (`timeout`, `disconnected`). */
+export class RequestRefused extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = "RequestRefused";
     this.code = code;
   }
 }

@@ -1,9 +1,16 @@
 /** Public types of the tailcast client. Types only: nothing here reaches a bundle. */
 import type { Envelope } from "../shared/message.ts";
 import type { Position } from "../shared/offsets.ts";
+import type { PresenceSummary } from "../shared/presence/summary.ts";
 import type { PickUrl } from "./urls.ts";
 
 export type { Envelope, Position };
+
+/**
+ * A channel's subscribers across the fleet (README "Presence"): connections summed over the nodes,
+ * the nodes holding them, and — when the operator enabled them — the distinct token subjects.
+ */
+export type Presence = PresenceSummary;
 
 export type TransportName = "ws" | "socket.io";
 /**
@@ -100,6 +107,12 @@ export interface Client {
   readonly state: ConnectionState;
   /** One subscription per channel; subscribing to a channel twice throws. */
   subscribe(channel: string, handler: MessageHandler, options?: SubscribeOptions): Subscription;
+  /**
+   * The channel's presence across the fleet, asked of the node the client is connected to (waiting
+   * up to `timeoutMs` for a connection). Rejects with a {@link RequestRefused} carrying the node's
+   * code (`forbidden`, `rate_limited`, …) or `timeout` / `disconnected`.
+   */
+  presence(channel: string): Promise<Presence>;
   /** Returns a function that removes the listener. */
   on<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): () => void;
   /** Closes the connection for good; subscriptions stop. */

@@ -3,13 +3,42 @@
 import { isPlainObject } from "../shared/json.ts";
 import { ignoreError } from "../shared/promises.ts";
 import { DRAIN_CLOSE_CODE } from "../shared/protocol/drain-signal.ts";
-import type { SubscribeAck } from "../shared/protocol/replies.ts";
+import type { ErrorAck, PresenceAck, SubscribeAck } from "../shared/protocol/replies.ts";
 import { SLOW_CONSUMER_CLOSE_CODE, SLOW_CONSUMER_CODE } from "../shared/protocol/slow-consumer.ts";
 import type { WsClientFrame } from "../shared/protocol/ws-frames.ts";
 import { type Connect, type Connection, isEnvelope, isGapNotice, unanswered } from "./transport.ts";
 import { wsUrl } from "./urls.ts";
 
-type Pending = (ack: SubscribeAck) => void;
+/** Settles one request from its reply frame (`type` and the rest), or from an answer the client gives itself. */
+type Pending = (reply: { type: unknown; rest: Record<string, unknown> } | ErrorAck) => void;
+
+function errorAckOf(rest: Record<string, unknown>): ErrorAck {
+  const error = rest.error as { code?: unknown; message?: unknown } | undefined;
+  return { ok: false, error: { code: String(error?.code), message: String(error?.message) } };
+}
+
+function subscribeAckOf(type: unknown, rest: Record<string, unknown>): SubscribeAck {
+  if (type !== "subscribed") return errorAckOf(rest);
+  return {
+    ok: true,
+    channel: String(rest.channel),
+    offset: Number(rest.offset),
+    epoch: String(rest.epoch),
+    recovered: rest.recovered === true,
+  };
+}
+
+function presenceAckOf(type: unknown, rest: Record<string, unknown>): PresenceAck {
+  if (type !== "presence") return errorAckOf(rest);
+  const { subjects } = rest;
+  return {
+    ok: true,
+    channel: String(rest.channel),
+    subscribers: Number(rest.subscribers),
+    nodes: Number(rest.nodes),
+    ...(Array.isArray(subjects) ? { subjects: subjects.map(String) } : {}),
+  };
+}
 
 function parse(data: unknown): Record<string, unknown> | null {
   if (typeof data !== "string") return null;
@@ -38,7 +67,7 @@ export function wsConnector(Ctor: typeof WebSocket): Connect {
         if (ended) return;
         ended = true;
         clearTimeout(timer);
-        const fail = unanswered("disconnected", reason);
+        const fail = unanswered("disconnected", reason) as ErrorAck;
         for (const settle of pending.values()) settle(fail);
         pending.clear();
         if (!opened) reject(new Error(`cannot connect to ${url}: ${reason}`));
@@ -52,21 +81,29 @@ export function wsConnector(Ctor: typeof WebSocket): Connect {
         if (!ended && ws.readyState === Ctor.OPEN) ws.send(JSON.stringify(frame));
       };
 
+      /** Sends a request and settles with its reply, converted by `ackOf`. */
+      const request = <A>(
+        frame: (id: number) => WsClientFrame,
+        ackOf: (type: unknown, rest: Record<string, unknown>) => A,
+      ) =>
+        new Promise<A | ErrorAck>((settle) => {
+          if (ended) return settle(unanswered("disconnected", "closed") as ErrorAck);
+          const id = nextId++;
+          const timeout = setTimeout(() => {
+            pending.delete(id);
+            settle(unanswered("timeout", `no answer within ${timeoutMs} ms`) as ErrorAck);
+          }, timeoutMs);
+          pending.set(id, (reply) => {
+            clearTimeout(timeout);
+            settle("ok" in reply ? reply : ackOf(reply.type, reply.rest));
+          });
+          send(frame(id));
+        });
+
       const connection: Connection = {
         subscribe: (channel, since) =>
-          new Promise<SubscribeAck>((settle) => {
-            if (ended) return settle(unanswered("disconnected", "closed"));
-            const id = nextId++;
-            const timeout = setTimeout(() => {
-              pending.delete(id);
-              settle(unanswered("timeout", `no answer within ${timeoutMs} ms`));
-            }, timeoutMs);
-            pending.set(id, (ack) => {
-              clearTimeout(timeout);
-              settle(ack);
-            });
-            send({ type: "subscribe", id, channel, since });
-          }),
+          request((id) => ({ type: "subscribe", id, channel, since }), subscribeAckOf),
+        presence: (channel) => request((id) => ({ type: "presence", id, channel }), presenceAckOf),
         unsubscribe: (channel) => send({ type: "unsubscribe", id: nextId++, channel }),
         close: () => {
           end("closed by the client", false);
@@ -110,18 +147,7 @@ export function wsConnector(Ctor: typeof WebSocket): Connect {
         const settle = typeof id === "number" ? pending.get(id) : undefined;
         if (settle === undefined || typeof id !== "number") return;
         pending.delete(id);
-        if (type === "subscribed") {
-          settle({
-            ok: true,
-            channel: String(rest.channel),
-            offset: Number(rest.offset),
-            epoch: String(rest.epoch),
-            recovered: rest.recovered === true,
-          });
-        } else if (type === "error") {
-          const error = rest.error as { code?: unknown; message?: unknown } | undefined;
-          settle({ ok: false, error: { code: String(error?.code), message: String(error?.message) } });
-        }
+        settle({ type, rest });
       };
     });
 }

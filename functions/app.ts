@@ -12,6 +12,7 @@ import type { IdempotencyStore } from "../shared/bus/idempotency.ts";
 import type { Logger } from "../shared/log.ts";
 import type { MessageLimits } from "../shared/message.ts";
 import { metricsRoutes } from "../shared/metrics/route.ts";
+import type { PresenceReader } from "../shared/presence/collection.ts";
 import type { IngestEnv } from "./env.ts";
 import type { IngestMetrics } from "./metrics.ts";
 import { type AuthOptions, callerAuth } from "./middleware/auth.ts";
@@ -22,6 +23,7 @@ import { requestIds, requestLog } from "./middleware/request-log.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { historyRoutes } from "./routes/history.ts";
 import { ingestRoutes } from "./routes/ingest.ts";
+import { presenceRoutes } from "./routes/presence.ts";
 
 export interface IngestAppDeps {
   /** The bus `channel` lives in (bus 0 without one), set up on first use. */
@@ -41,6 +43,8 @@ export interface IngestAppDeps {
   /** True once the process is shutting down (functions/drain.ts); runtimes that never drain leave it out. */
   draining?: () => boolean;
   metrics?: IngestMetrics;
+  /** The fleet's presence (README "Presence"); without it GET …/presence is a 404. */
+  presence?: PresenceReader;
   /** Serve GET /metrics on this app, with this bearer token (undefined: open); null: not here. */
   metricsRoute?: { token: string | undefined } | null;
 }
@@ -71,6 +75,7 @@ export function createIngestApp(deps: IngestAppDeps): Hono<IngestEnv> {
   }
   app.route("/", ingestRoutes(deps));
   app.route("/", historyRoutes(deps));
+  if (deps.presence) app.route("/", presenceRoutes({ presence: deps.presence, limits: deps.limits }));
   app.notFound(notFound);
   app.onError(onError(deps.log));
   return app;

@@ -23,6 +23,7 @@ import {
   SERVER_SELECTION_TIMEOUT_MS,
   WAIT_QUEUE_TIMEOUT_MS,
 } from "../shared/mongo.ts";
+import { ensurePresence, presenceReader } from "../shared/presence/collection.ts";
 import { withTimeout } from "../shared/promises.ts";
 import { createRateLimiter } from "../shared/rate-limit.ts";
 import { createIngestApp } from "./app.ts";
@@ -106,6 +107,10 @@ export function createIngestRuntime(
       });
     }),
   );
+  // Beside bus 0, on its deployment, like the idempotency store and the fleet heartbeats.
+  const presence = cachedUntilFailure(async () =>
+    ensurePresence(await mongo.db(), config.bus.collection, log),
+  );
   const metrics = createIngestMetrics(undefined, buses.buses.length);
   // One writer per bus: group commit and offsets are each bus's own (docs/offsets.md).
   const writers = buses.buses.map(
@@ -144,6 +149,7 @@ export function createIngestRuntime(
     },
     log,
     metrics,
+    presence: presenceReader(presence, () => clock.now()),
     // On its own port (TAILCAST_METRICS_PORT), the Node entry serves it instead (functions/node.ts).
     metricsRoute: config.metrics.port === undefined ? { token: config.metrics.token } : null,
     ...(draining ? { draining } : {}),

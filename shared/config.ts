@@ -165,6 +165,15 @@ export interface TailerConfig {
   maxPendingBytes: number;
   /** Several buses: a bus's tail closes this long after its last subscriber left (tailer/buses.ts). */
   tailIdleMs: number;
+  presence: PresenceConfig;
+}
+
+/** The node's presence aggregates (README "Presence"; tailer/presence-writer.ts). */
+export interface PresenceConfig {
+  /** How often the node writes its per-channel counts, batched. */
+  intervalMs: number;
+  /** Whether the documents (and replies) list the subscribers' token subjects. */
+  subjects: boolean;
 }
 
 /** The graceful drain (README "Drain"; tailer/drain.ts). */
@@ -326,6 +335,13 @@ export function loadTailerConfig(env: Env = process.env): TailerConfig {
       TAILCAST_SUBSCRIBE_BURST: int(1, 1_000_000).optional(),
       TAILCAST_MAX_PENDING_BYTES: int(1024, 2 ** 40).default(1024 * 1024),
       TAILCAST_TAIL_IDLE_MS: int(0, 86_400_000).default(30_000),
+      TAILCAST_PRESENCE_INTERVAL_MS: int(100, 600_000).default(5000),
+      TAILCAST_PRESENCE_SUBJECTS: z
+        .string()
+        .trim()
+        .toLowerCase()
+        .pipe(z.enum(["on", "off"], { error: 'must be "on" or "off" (the default).' }))
+        .default("off"),
     }),
     env,
   );
@@ -368,5 +384,9 @@ export function loadTailerConfig(env: Env = process.env): TailerConfig {
     heartbeatMs: s.TAILCAST_HEARTBEAT_MS,
     maxPendingBytes: s.TAILCAST_MAX_PENDING_BYTES,
     tailIdleMs: s.TAILCAST_TAIL_IDLE_MS,
+    presence: {
+      intervalMs: s.TAILCAST_PRESENCE_INTERVAL_MS,
+      subjects: s.TAILCAST_PRESENCE_SUBJECTS === "on",
+    },
   };
 }

@@ -28,6 +28,7 @@ import { type DrainState, NodeDrain } from "./drain.ts";
 import { CompositeFanout, SocketIoFanout } from "./fanout.ts";
 import { tailerFleet } from "./fleet.ts";
 import { createTailerMetrics } from "./metrics.ts";
+import { tailerPresence } from "./presence.ts";
 import { defaultRecoveryOptions } from "./recovery.ts";
 import { readBusEnds } from "./retention.ts";
 import { SubscriberSessions } from "./session.ts";
@@ -114,7 +115,8 @@ export async function startTailerNode(
   const stop = () =>
     (stopped ??= (async () => {
       stopping = true;
-      const leaving = fleet.stop(); // the heartbeat's document goes while the rest stops
+      // The heartbeat's document and the node's presence go while the rest stops.
+      const leaving = Promise.all([fleet.stop(), presence.stop()]);
       await withTimeout(live.stop(), STOP_TAIL_MS).catch((err: unknown) =>
         log.warn("the tail did not stop in time; closing the database client", { err }),
       );
@@ -179,6 +181,14 @@ export async function startTailerNode(
   });
   app.route("/", fleet.routes);
 
+  const presence = tailerPresence({
+    config: config.presence,
+    nodeId: config.nodeId,
+    db: () => bus0.mongo.db(),
+    bus0Collection: config.bus.collection,
+    log,
+  });
+
   const http = createHttpServer(app.fetch);
   const connectionLimit = createConnectionLimit(config.maxConnectionsPerIp);
   const slowConsumers = new SlowConsumers(
@@ -205,6 +215,7 @@ export async function startTailerNode(
     },
     replayBudget: slowConsumers.replayBudget,
     log,
+    presence,
   });
   const io = attachSocketIo(http, {
     sessions,
@@ -242,6 +253,7 @@ export async function startTailerNode(
   log.info("tailer listening", { url: `http://localhost:${port}/` });
   if (metricsServer) log.info("metrics listening", { port: metricsServer.port });
   fleet.start(advertisedUrl(config.host, port));
+  presence.start();
 
   // The bus may not be reachable yet: the live view keeps trying, then tails it for good.
   const started = live.start();

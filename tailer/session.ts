@@ -20,6 +20,10 @@
  *      token: a refresh during the replay that no longer allows the channel makes it `forbidden`.
  * Refusals that can never succeed come before the one worth retrying, so a client is never sent
  * elsewhere to retry a subscribe that no node would accept.
+ *
+ * A `presence` request is checked like a subscribe's first three steps (well formed, the token allows
+ * the channel, within the subscribe rate), then read from the fleet's presence collection. Joins and
+ * leaves are counted per channel as they happen (the node's PresenceTally), never written one by one.
  */
 import { randomBytes } from "node:crypto";
 import type { TokenVerifier } from "../shared/auth/jwt.ts";
@@ -28,16 +32,19 @@ import { ErrorCode, errorBody, isTailcastError, TailcastError } from "../shared/
 import type { Logger } from "../shared/log.ts";
 import type { Envelope, MessageLimits } from "../shared/message.ts";
 import type { Position } from "../shared/offsets.ts";
+import type { PresenceReader } from "../shared/presence/collection.ts";
 import {
   type ErrorNotice,
   errorReplyOf,
   type GapNotice,
+  type PresenceReply,
   type RefreshedReply,
   type ReplyTo,
   type SubscribedReply,
   type UnsubscribedReply,
 } from "../shared/protocol/replies.ts";
 import {
+  parsePresence,
   parseSubscribe,
   parseUnsubscribe,
   type RequestType,
@@ -45,6 +52,7 @@ import {
 } from "../shared/protocol/requests.ts";
 import { createRateLimiter, type Rate, type RateLimiter, takeOrThrow } from "../shared/rate-limit.ts";
 import { ConnectionAccess, tokenExpired } from "./access.ts";
+import type { PresenceTally } from "./presence-tally.ts";
 import { notReady, type RecoveryTarget, replayThenJoin, type TailView } from "./recovery.ts";
 
 /** What a transport does for a session. */
@@ -138,6 +146,11 @@ export interface SessionDeps {
    */
   replayBudget: number;
   log: Logger;
+  /**
+   * The node's presence (README "Presence"): its per-channel tally, and the fleet-wide reader. Without
+   * it nothing is counted and a `presence` request is answered `not_found`.
+   */
+  presence?: { tally: PresenceTally; read: PresenceReader };
 }
 
 const cancelled = () =>
@@ -280,6 +293,7 @@ export class SubscriberSession {
     try {
       if (type === "subscribe") return (await this.#subscribe(body)) as ReplyTo[T];
       if (type === "unsubscribe") return this.#unsubscribe(body) as ReplyTo[T];
+      if (type === "presence") return (await this.#presence(body)) as ReplyTo[T];
       return (await this.#refresh(body)) as ReplyTo[T];
     } catch (err) {
       if (!isTailcastError(err)) this.log.warn("subscriber request failed", { type, err });
@@ -310,6 +324,7 @@ export class SubscriberSession {
     this.#subs.clear();
     for (const release of this.#holds.values()) release();
     this.#holds.clear();
+    for (const channel of this.#access.channels) this.#left(channel);
     this.#access.close();
     this.#onClose();
     this.log.debug("client disconnected");
@@ -347,7 +362,7 @@ export class SubscriberSession {
       },
       join: () => {
         if (!current()) return;
-        this.#access.channels.add(channel);
+        this.#joined(channel);
         this.#transport.join(channel);
       },
       connected: current,
@@ -410,8 +425,21 @@ export class SubscriberSession {
   #drop(channel: string): void {
     this.#transport.leave(channel);
     this.#subs.delete(channel);
-    this.#access.channels.delete(channel);
+    if (this.#access.channels.has(channel)) this.#left(channel);
     this.#release(channel);
+  }
+
+  /** The connection joined `channel`'s live stream: counted once however often it resubscribes. */
+  #joined(channel: string): void {
+    if (this.#access.channels.has(channel)) return;
+    this.#access.channels.add(channel);
+    this.#deps.presence?.tally.join(channel, this.subject);
+  }
+
+  /** Call only for a channel the connection has joined. */
+  #left(channel: string): void {
+    this.#access.channels.delete(channel);
+    this.#deps.presence?.tally.leave(channel, this.subject);
   }
 
   #release(channel: string): void {
@@ -420,12 +448,32 @@ export class SubscriberSession {
   }
 
   async #refresh(body: unknown): Promise<RefreshedReply> {
+    // `revoked` are joined channels the new token no longer allows (same subject: access.ts checks it).
     const { expiresAt, revoked } = await this.#access.refresh(refreshToken(body));
     for (const channel of revoked) {
       this.#transport.leave(channel);
       this.#subs.delete(channel);
       this.#release(channel);
+      this.#deps.presence?.tally.leave(channel, this.subject);
     }
     return { type: "refreshed", expiresAt, revoked };
+  }
+
+  async #presence(body: unknown): Promise<PresenceReply> {
+    const { channel } = parsePresence(body, this.#deps.limits);
+    this.#access.authorize(channel);
+    this.#takeSubscribe();
+    const { presence } = this.#deps;
+    if (presence === undefined) {
+      throw new TailcastError(ErrorCode.notFound, "Presence is not served by this node.");
+    }
+    try {
+      return { type: "presence", ...(await presence.read(channel)) };
+    } catch (err) {
+      throw new TailcastError(ErrorCode.busUnavailable, "Presence cannot be read right now; retry.", {
+        cause: err,
+        retryAfter: 1,
+      });
+    }
   }
 }

@@ -5,6 +5,7 @@
 import { errorBody } from "../errors.ts";
 import type { Envelope } from "../message.ts";
 import type { Position } from "../offsets.ts";
+import type { PresenceSummary } from "../presence/summary.ts";
 import type { DrainingNotice } from "./drain-signal.ts";
 
 /** The `{ code, message }` of every refusal, whatever carries it. */
@@ -22,15 +23,18 @@ export type SubscribedReply = {
 };
 export type UnsubscribedReply = { type: "unsubscribed"; channel: string };
 export type RefreshedReply = { type: "refreshed"; expiresAt: number | null; revoked: string[] };
+/** The channel's subscribers across the fleet, as of each node's last presence write (README "Presence"). */
+export type PresenceReply = { type: "presence" } & PresenceSummary;
 export type ErrorReply = { type: "error"; error: ErrorInfo };
 
-export type Reply = SubscribedReply | UnsubscribedReply | RefreshedReply | ErrorReply;
+export type Reply = SubscribedReply | UnsubscribedReply | RefreshedReply | PresenceReply | ErrorReply;
 
 /** The reply to each request type. */
 export interface ReplyTo {
   subscribe: SubscribedReply | ErrorReply;
   unsubscribe: UnsubscribedReply | ErrorReply;
   refresh: RefreshedReply | ErrorReply;
+  presence: PresenceReply | ErrorReply;
 }
 
 /** Anything thrown, as an error reply: known errors keep their code, the rest never leak details. */
@@ -46,6 +50,7 @@ type AckOf<R extends Reply> = R extends ErrorReply ? ErrorAck : { ok: true } & O
 export type SubscribeAck = AckOf<ReplyTo["subscribe"]>;
 export type UnsubscribeAck = AckOf<ReplyTo["unsubscribe"]>;
 export type RefreshAck = AckOf<ReplyTo["refresh"]>;
+export type PresenceAck = AckOf<ReplyTo["presence"]>;
 
 export function toAck<R extends Reply>(reply: R): AckOf<R> {
   const { type, ...rest } = reply;
@@ -62,6 +67,8 @@ export interface ClientToServerEvents {
   unsubscribe: (request: unknown, ack?: (res: UnsubscribeAck) => void) => void;
   /** A fresh token `{ token }` before the current one expires. */
   refresh: (request: unknown, ack?: (res: RefreshAck) => void) => void;
+  /** `{ channel }`: the channel's presence across the fleet. */
+  presence: (request: unknown, ack?: (res: PresenceAck) => void) => void;
 }
 
 /**

@@ -9,7 +9,7 @@ import { type MessageLimits, validateChannel } from "../message.ts";
 import { isValidOffset, type Position } from "../offsets.ts";
 
 /** The requests of the subscriber protocol; `body` is what the client sent, not yet validated. */
-export const REQUEST_TYPES = ["subscribe", "unsubscribe", "refresh"] as const;
+export const REQUEST_TYPES = ["subscribe", "unsubscribe", "refresh", "presence"] as const;
 export type RequestType = (typeof REQUEST_TYPES)[number];
 
 export function isRequestType(v: unknown): v is RequestType {
@@ -48,6 +48,13 @@ export function parseSubscribe(request: unknown, limits: MessageLimits): Subscri
 export function parseUnsubscribe(request: unknown, limits: MessageLimits): { channel: string } {
   if (!isPlainObject(request))
     throw new TailcastError(ErrorCode.invalidRequest, "unsubscribe takes an object `{ channel }`.");
+  return { channel: validateChannel(request.channel, limits) };
+}
+
+/** `presence { channel }`: who is subscribed to the channel across the fleet (README "Presence"). */
+export function parsePresence(request: unknown, limits: MessageLimits): { channel: string } {
+  if (!isPlainObject(request))
+    throw new TailcastError(ErrorCode.invalidRequest, "presence takes an object `{ channel }`.");
   return { channel: validateChannel(request.channel, limits) };
 }
 

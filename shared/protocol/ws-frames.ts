@@ -15,7 +15,8 @@ export type WsRequestId = string | number;
 export type WsClientFrame =
   | { type: "subscribe"; id: WsRequestId; channel: string; since?: Position | null }
   | { type: "unsubscribe"; id: WsRequestId; channel: string }
-  | { type: "refresh"; id: WsRequestId; token: string };
+  | { type: "refresh"; id: WsRequestId; token: string }
+  | { type: "presence"; id: WsRequestId; channel: string };
 
 export type WsMessageFrame = { type: "message" } & Envelope;
 export type WsGapFrame = { type: "gap" } & GapNotice;
@@ -61,7 +62,7 @@ export function parseWsFrame(text: string): WsRequest {
   if (!isPlainObject(frame)) throw new WsFrameError(null, "Frame must be a JSON object `{ type, id, ... }`.");
   const id = requestId(frame.id);
   if (!isRequestType(frame.type)) {
-    throw new WsFrameError(id, '`type` must be "subscribe", "unsubscribe" or "refresh".');
+    throw new WsFrameError(id, '`type` must be "subscribe", "unsubscribe", "refresh" or "presence".');
   }
   if (id === null)
     throw new WsFrameError(

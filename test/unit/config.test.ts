@@ -96,6 +96,7 @@ describe("defaults from an empty environment", () => {
       heartbeatMs: 5000,
       maxPendingBytes: 1024 * 1024,
       tailIdleMs: 30_000,
+      presence: { intervalMs: 5000, subjects: false },
     });
   });
 
