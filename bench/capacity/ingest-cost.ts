@@ -60,7 +60,7 @@ async function main(): Promise<void> {
           rate: 20_000,
           durationMs: seconds * 1000,
           channels: 100,
-          deadlineMs: seconds * 1000 + 30_000,
+          deadlineMs: seconds * 1000,
         },
         seconds * 1000 + 60_000,
       );
