@@ -13,6 +13,8 @@ import { writeReport } from "./report/write.ts";
 import type { BenchResults } from "./results.ts";
 import { stopEverything } from "./rig.ts";
 import { runScenarios } from "./scenarios/index.ts";
+import { parseSoakArgs } from "./soak/options.ts";
+import { runSoak, summaryLines, writeSoakReport } from "./soak/run.ts";
 import { renderTable } from "./table.ts";
 import { evaluateTargets } from "./targets.ts";
 
@@ -29,8 +31,22 @@ async function shutdown(code: number): Promise<never> {
   process.exit(code);
 }
 
+/** `npm run bench -- soak …` (README "Soak"). */
+async function soak(argv: string[]): Promise<void> {
+  const options = parseSoakArgs(argv);
+  say(`tailcast soak: ${options.minutes} min`);
+  db = await startDevDb({ log: (l) => say(`[devdb] ${l}`) });
+  const results = await runSoak(db, options, say);
+  say("");
+  for (const line of summaryLines(results)) say(line);
+  await writeSoakReport(results, say);
+  say(`took ${(results.durationMs / 1000).toFixed(0)} s`);
+}
+
 async function main(): Promise<void> {
-  const options = parseBenchArgs(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  if (argv[0] === "soak") return soak(argv.slice(1));
+  const options = parseBenchArgs(argv);
   const started = Date.now();
   const outDir = resolve(REPO_ROOT, options.outDir);
   await mkdir(outDir, { recursive: true });

@@ -6,6 +6,7 @@ import type { Socket } from "socket.io-client";
 import { isPlainObject } from "../shared/json.ts";
 import { DRAINING_CODE, DRAINING_EVENT } from "../shared/protocol/drain-signal.ts";
 import type { ClientToServerEvents, ServerToClientEvents } from "../shared/protocol/replies.ts";
+import { SLOW_CONSUMER_CODE, SLOW_CONSUMER_EVENT } from "../shared/protocol/slow-consumer.ts";
 import {
   type Connect,
   type Connection,
@@ -35,6 +36,10 @@ export const socketIoConnect: Connect = async ({ url, token, timeoutMs, handlers
     } else if (event === DRAINING_EVENT) {
       // The node is draining (README "Drain"): a server disconnect follows. Reserved, never a message.
       if (isPlainObject(payload) && payload.code === DRAINING_CODE) handlers.draining();
+    } else if (event === SLOW_CONSUMER_EVENT) {
+      // Cut for reading too slowly; the disconnect follows and the client resumes with its positions.
+      const { message } = isPlainObject(payload) ? payload : {};
+      handlers.refused(SLOW_CONSUMER_CODE, String(message));
     } else if (event === "error") {
       // The node ends the connection (README "Socket.IO", e.g. token_expired); `error` is reserved, never a message.
       const { code, message } = isPlainObject(payload) ? payload : {};

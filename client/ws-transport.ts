@@ -4,6 +4,7 @@ import { isPlainObject } from "../shared/json.ts";
 import { ignoreError } from "../shared/promises.ts";
 import { DRAIN_CLOSE_CODE } from "../shared/protocol/drain-signal.ts";
 import type { SubscribeAck } from "../shared/protocol/replies.ts";
+import { SLOW_CONSUMER_CLOSE_CODE, SLOW_CONSUMER_CODE } from "../shared/protocol/slow-consumer.ts";
 import type { WsClientFrame } from "../shared/protocol/ws-frames.ts";
 import { type Connect, type Connection, isEnvelope, isGapNotice, unanswered } from "./transport.ts";
 import { wsUrl } from "./urls.ts";
@@ -81,6 +82,8 @@ export function wsConnector(Ctor: typeof WebSocket): Connect {
       ws.onclose = (ev) => {
         // A draining node closes with 1012, also to refuse a connection (README "Drain").
         if (opened && !ended && ev.code === DRAIN_CLOSE_CODE) handlers.draining();
+        // Cut for reading too slowly: reported, then the client resumes with its positions as after any close.
+        if (ev.code === SLOW_CONSUMER_CLOSE_CODE && !ended) handlers.refused(SLOW_CONSUMER_CODE, ev.reason);
         end(`closed (${ev.code}${ev.reason ? ` ${ev.reason}` : ""})`, true);
       };
       ws.onerror = ignoreError; // a close event follows and says the rest

@@ -161,6 +161,8 @@ export interface TailerConfig {
   metrics: MetricsConfig;
   /** How often the node writes its fleet heartbeat (the status page). */
   heartbeatMs: number;
+  /** Most bytes waiting to be sent to one connection before it is cut as a slow consumer. */
+  maxPendingBytes: number;
 }
 
 /** The graceful drain (README "Drain"; tailer/drain.ts). */
@@ -320,10 +322,18 @@ export function loadTailerConfig(env: Env = process.env): TailerConfig {
       TAILCAST_MAX_CONNECTIONS_PER_IP: int(0, 1_000_000).default(0),
       TAILCAST_SUBSCRIBE_RATE: perSecond.default(10),
       TAILCAST_SUBSCRIBE_BURST: int(1, 1_000_000).optional(),
+      TAILCAST_MAX_PENDING_BYTES: int(1024, 2 ** 40).default(1024 * 1024),
     }),
     env,
   );
   const { maxBodyBytes: _unused, ...limits } = loadLimits(env);
+  // One message must fit with room to spare, or every subscriber would be cut by the first large one.
+  if (s.TAILCAST_MAX_PENDING_BYTES < 2 * limits.maxMessageBytes) {
+    throw configError(
+      "TAILCAST_MAX_PENDING_BYTES",
+      `must be at least twice TAILCAST_MAX_MESSAGE_BYTES (${2 * limits.maxMessageBytes})`,
+    );
+  }
   return {
     host: s.HOST,
     port: s.PORT,
@@ -353,5 +363,6 @@ export function loadTailerConfig(env: Env = process.env): TailerConfig {
     drain: loadDrainConfig(env),
     metrics: loadMetricsConfig(env, s.PORT),
     heartbeatMs: s.TAILCAST_HEARTBEAT_MS,
+    maxPendingBytes: s.TAILCAST_MAX_PENDING_BYTES,
   };
 }

@@ -31,6 +31,7 @@ export const ErrorCode = Object.freeze({
   invalidIdempotencyKey: "invalid_idempotency_key",
   idempotencyKeyReused: "idempotency_key_reused",
   idempotencyInProgress: "idempotency_in_progress",
+  slowConsumer: "slow_consumer",
   internal: "internal_error",
 } as const);
 
@@ -64,6 +65,8 @@ const statusOf: Readonly<Record<ErrorCode, number>> = Object.freeze({
   invalid_idempotency_key: 400,
   idempotency_key_reused: 422,
   idempotency_in_progress: 409,
+  // A connection signal, never an HTTP answer (tailer/slow-consumer.ts); 503 if one ever is.
+  slow_consumer: 503,
   internal_error: 500,
 });
 

@@ -6,6 +6,7 @@
  */
 import { ErrorCode, TailcastError } from "./errors.ts";
 import { isPlainObject } from "./json.ts";
+import { SLOW_CONSUMER_EVENT } from "./protocol/slow-consumer.ts";
 
 /** What every subscriber receives. */
 export interface Envelope {
@@ -80,6 +81,7 @@ export const RESERVED_EVENTS: ReadonlySet<string> = new Set([
   "refresh",
   "gap",
   "tailcast:draining",
+  SLOW_CONSUMER_EVENT,
 ]);
 
 export function validateChannel(channel: unknown, limits: MessageLimits): string {

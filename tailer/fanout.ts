@@ -75,9 +75,26 @@ function senderOf(ws: WebSocket): FrameSender | null {
   return typeof sender?.sendFrame === "function" ? (sender as FrameSender) : null;
 }
 
-/** /ws channel membership (the session joins and leaves); each message is encoded and framed once. */
+/** What the /ws fan-out checks after each send (tailer/slow-consumer.ts). */
+export interface WsBound {
+  readonly maxPendingBytes: number;
+  /** Called for a socket found holding more than `maxPendingBytes`. */
+  over(ws: WebSocket): void;
+}
+
+const unbounded: WsBound = { maxPendingBytes: Number.POSITIVE_INFINITY, over: () => {} };
+
+/**
+ * /ws channel membership (the session joins and leaves); each message is encoded and framed once. After
+ * each send the socket's `bufferedAmount` is compared with the bound: a number read, nothing allocated.
+ */
 export class WsFanout implements Fanout {
   readonly #channels = new Map<string, Set<WebSocket>>();
+  readonly #bound: WsBound;
+
+  constructor(bound: WsBound = unbounded) {
+    this.#bound = bound;
+  }
 
   /** The `message` frame's text, as bytes. */
   static encode(envelope: Envelope): Buffer {
@@ -110,11 +127,13 @@ export class WsFanout implements Fanout {
     if (sockets === undefined || sockets.size === 0) return;
     const data = WsFanout.encode(envelope);
     const frame = Sender.frame(data, { fin: true, opcode: TEXT, mask: false, readOnly: true, rsv1: false });
+    const { maxPendingBytes } = this.#bound;
     for (const ws of sockets) {
       if (ws.readyState !== WebSocket.OPEN) continue;
       const sender = senderOf(ws);
       if (sender) sender.sendFrame(frame);
       else ws.send(data, { binary: false });
+      if (ws.bufferedAmount > maxPendingBytes) this.#bound.over(ws);
     }
   }
 }

@@ -32,6 +32,7 @@ import { LiveTail } from "./live.ts";
 import { createTailerMetrics } from "./metrics.ts";
 import { readBusEnds } from "./retention.ts";
 import { SubscriberSessions } from "./session.ts";
+import { defaultStallMs, SlowConsumers } from "./slow-consumer.ts";
 import { attachSocketIo } from "./socketio.ts";
 import { attachWs } from "./ws.ts";
 
@@ -137,6 +138,11 @@ export async function startTailerNode(
       node: config.nodeId,
       clients: io.engine.clientsCount,
       wsClients: ws.clientsCount,
+      slowConsumers: {
+        ...slowConsumers.counts,
+        maxPendingBytes: slowConsumers.maxPendingBytes,
+        ...sessions.outbound(),
+      },
       ...live.snapshot(),
       draining: drain.state(),
     }),
@@ -166,6 +172,17 @@ export async function startTailerNode(
 
   const http = createHttpServer(app.fetch);
   const connectionLimit = createConnectionLimit(config.maxConnectionsPerIp);
+  const slowConsumers = new SlowConsumers(
+    { maxPendingBytes: config.maxPendingBytes, stallMs: defaultStallMs },
+    (conn, pending) => {
+      metrics.slowConsumerDisconnected(conn.transport === "ws" ? "ws" : "socketio");
+      log.info("slow consumer disconnected", {
+        transport: conn.transport,
+        pending,
+        maxPendingBytes: config.maxPendingBytes,
+      });
+    },
+  );
   const sessions = new SubscriberSessions({
     history: busHistory(bus),
     tail: live,
@@ -178,17 +195,20 @@ export async function startTailerNode(
       drain.admit();
       return connectionLimit(address);
     },
+    replayBudget: slowConsumers.replayBudget,
     log,
   });
   const io = attachSocketIo(http, {
     sessions,
     allowedOrigins: config.allowedOrigins,
     maxPayload: MAX_PAYLOAD_BYTES,
+    slowConsumers,
     log,
   });
   const ws = attachWs(http, {
     sessions,
     allowedOrigins: config.allowedOrigins,
+    slowConsumers,
     log: log.child("ws"),
     options: {
       heartbeatMs: config.wsHeartbeatMs,

@@ -11,8 +11,10 @@
  *
  * The replay respects back-pressure: it emits a page at a time (from the window or the bus) and waits for
  * the subscriber's connection to drain before the next, so a resume from far back never buffers a whole
- * channel in the node. Only the last window page, the one followed by the join, is emitted without a wait
- * after it — the seam must stay synchronous.
+ * channel in the node. A page also ends early once the connection is backlogged (half the slow-consumer
+ * bound in bytes, tailer/slow-consumer.ts), so a replay never gets a client that reads cut as a slow
+ * consumer. Only the last window page, the one followed by the join, is emitted without a wait after it —
+ * the seam must stay synchronous.
  */
 import type { BusHistory } from "../shared/bus/history.ts";
 import { ErrorCode, TailcastError } from "../shared/errors.ts";
@@ -30,6 +32,19 @@ export interface RecoveryTarget {
    * or the connection is gone: a replay waits for it between pages instead of buffering a whole channel.
    */
   drained(): Promise<void>;
+  /** True when the connection holds as much as a replay may add before it waits for `drained`. */
+  backlogged(): boolean;
+}
+
+/**
+ * Emits `page` from `from` on, until the target is backlogged (at least one message, so a replay always
+ * moves on); returns the index of the first message not emitted.
+ */
+function emitUntilBacklogged(page: Envelope[], from: number, target: RecoveryTarget): number {
+  let i = from;
+  do target.emit(page[i++] as Envelope);
+  while (i < page.length && !target.backlogged());
+  return i;
 }
 
 /**
@@ -158,15 +173,15 @@ export async function replayThenJoin(
     }
     if (tail.window.covers({ offset: after, epoch: since.epoch })) {
       const page = tail.window.after(channel, after, options.page);
-      for (const envelope of page) target.emit(envelope);
-      if (page.length < options.page) {
+      const sent = page.length === 0 ? 0 : emitUntilBacklogged(page, 0, target);
+      if (sent === page.length && page.length < options.page) {
         target.join();
         if (!usedBus) stats.fromWindow++;
         return done(complete, "window");
       }
       // More may follow: wait for the subscriber, then look again (the window may have moved on, or
       // evicted what comes next: the bus has it then).
-      after = (page.at(-1) as Envelope).offset;
+      after = (page[sent - 1] as Envelope).offset;
       await target.drained();
       if (!target.connected()) return { recovered: false, position: tail.position() };
       continue;
@@ -185,11 +200,11 @@ export async function replayThenJoin(
     // between pages, removes exactly the messages after `after`. The bus evicts oldest first, so if
     // `after + 1` is still retained now, nothing this page asked for was gone when it was read.
     if (complete) complete = await bus.isRecoverable({ offset: after, epoch: since.epoch });
-    for (const envelope of page) target.emit(envelope);
-    after = page.length === options.page ? (page.at(-1) as Envelope).offset : current.offset;
-    if (page.length > 0) {
+    for (let sent = 0; sent < page.length; ) {
+      sent = emitUntilBacklogged(page, sent, target);
       await target.drained();
       if (!target.connected()) return { recovered: false, position: tail.position() };
     }
+    after = page.length === options.page ? (page.at(-1) as Envelope).offset : current.offset;
   }
 }

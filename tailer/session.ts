@@ -69,6 +69,8 @@ export interface SessionTransport {
    * closes the connection. False if it could not be told (closed, or not connected yet).
    */
   moveOn(): boolean;
+  /** Bytes waiting to be sent to this connection (what the slow-consumer bound counts). O(1). */
+  pending(): number;
 }
 
 /** A hole in what the node delivered (tailer/live.ts), as the tail loop reports it. */
@@ -94,6 +96,11 @@ export interface SessionDeps {
   subscribeRate: Rate;
   /** Refuses a connection (e.g. too many from one address) by throwing; returns its release. */
   admitConnection: (address: string) => () => void;
+  /**
+   * Bytes a replay may leave waiting on a connection before it waits for it to drain (half the
+   * slow-consumer bound, tailer/slow-consumer.ts).
+   */
+  replayBudget: number;
   log: Logger;
 }
 
@@ -113,6 +120,18 @@ export class SubscriberSessions {
 
   get size(): number {
     return this.#open.size;
+  }
+
+  /** Bytes waiting to be sent, over all connections and on the fullest one (`/stats`). O(connections). */
+  outbound(): { pendingBytes: number; largestPendingBytes: number } {
+    let pendingBytes = 0;
+    let largestPendingBytes = 0;
+    for (const session of this.#open) {
+      const pending = session.pending;
+      pendingBytes += pending;
+      largestPendingBytes = Math.max(largestPendingBytes, pending);
+    }
+    return { pendingBytes, largestPendingBytes };
   }
 
   [Symbol.iterator](): IterableIterator<SubscriberSession> {
@@ -196,6 +215,11 @@ export class SubscriberSession {
     return this.#access.subject;
   }
 
+  /** Bytes waiting to be sent to this connection. */
+  get pending(): number {
+    return this.#transport.pending();
+  }
+
   /** Channels this connection has joined. */
   get channels(): ReadonlySet<string> {
     return this.#access.channels;
@@ -265,6 +289,7 @@ export class SubscriberSession {
       },
       connected: current,
       drained: () => this.#transport.drained(),
+      backlogged: () => this.#transport.pending() > this.#deps.replayBudget,
     };
     if (since === null) {
       target.join();

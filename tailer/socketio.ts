@@ -1,7 +1,8 @@
 /**
  * Socket.IO on the tailer, a thin adapter: the handshake is admitted by the session (token, connection
  * limit, drain) and refused with `connect_error` carrying `err.data = { code }` (README "Socket.IO");
- * `subscribe` / `unsubscribe` / `refresh` go to the session and come back as acks.
+ * `subscribe` / `unsubscribe` / `refresh` go to the session and come back as acks. Each connection is
+ * held to the slow-consumer bound (slow-consumer-io.ts).
  */
 import type { Server as HttpServer } from "node:http";
 import { Server, type Socket } from "socket.io";
@@ -13,6 +14,8 @@ import { REQUEST_TYPES } from "../shared/protocol/requests.ts";
 import { originAllowed } from "./access.ts";
 import { roomOf } from "./fanout.ts";
 import type { SessionTransport, SubscriberSession, SubscriberSessions } from "./session.ts";
+import type { GuardedConnection, SlowConsumers } from "./slow-consumer.ts";
+import { guardSocketIo } from "./slow-consumer-io.ts";
 
 interface SocketData {
   session: SubscriberSession;
@@ -32,6 +35,8 @@ export interface SocketIoDeps {
   allowedOrigins: string[];
   /** Largest packet accepted; a bigger one disconnects its sender. */
   maxPayload: number;
+  /** The outbound-buffer bound each connection is held to. */
+  slowConsumers: SlowConsumers;
   log: Logger;
 }
 
@@ -46,7 +51,7 @@ function refusal(err: unknown): Error {
   return Object.assign(new Error(error.message), { data: { code: error.code } });
 }
 
-function transportOf(socket: TailcastSocket): SessionTransport {
+function transportOf(socket: TailcastSocket, guarded: GuardedConnection): SessionTransport {
   return {
     emit: (envelope) => void socket.emit(envelope.event, envelope),
     join: (channel) => void socket.join(roomOf(channel)),
@@ -68,6 +73,7 @@ function transportOf(socket: TailcastSocket): SessionTransport {
     // `writeBuffer` is left out of engine.io's type definitions (marked private) but is the
     // connection's outbound queue, as engine.io's own `flush` reads it.
     drained: () => engineDrained(socket.conn as unknown as EngineConnection),
+    pending: () => guarded.pending(),
   };
 }
 
@@ -114,7 +120,9 @@ export function attachSocketIo(http: HttpServer, deps: SocketIoDeps): TailcastIo
   io.use(async (socket, next) => {
     try {
       const auth = socket.handshake.auth as { token?: unknown } | undefined;
-      const session = await deps.sessions.connect(socket.handshake.address, auth?.token, transportOf(socket));
+      const slow = deps.slowConsumers;
+      const transport = transportOf(socket, guardSocketIo(slow, socket));
+      const session = await deps.sessions.connect(socket.handshake.address, auth?.token, transport);
       socket.data.session = session;
       // Socket.IO emits `disconnect` only for a socket that got as far as connecting; the engine's
       // connection closes in every case, also while the token was being checked.

@@ -7,7 +7,8 @@
  * drain, README "Drain"); 1007
  * a text frame that is not UTF-8 and 1009 a frame over `maxPayload` (both sent by `ws`); 1008 no valid
  * token at connect or a token expired without refresh (after an `unauthorized` / `token_expired` error
- * frame); 1011 an unexpected failure here. A peer that misses a heartbeat is dropped (the client sees 1006).
+ * frame); 1011 an unexpected failure here; 4008 a slow consumer (slow-consumer.ts). A peer that misses a
+ * heartbeat is dropped (the client sees 1006).
  */
 import type { Server as HttpServer, IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
@@ -27,6 +28,8 @@ import {
 import { originAllowed } from "./access.ts";
 import { type Fanout, WsFanout } from "./fanout.ts";
 import type { SessionTransport, SubscriberSession, SubscriberSessions } from "./session.ts";
+import type { SlowConsumers } from "./slow-consumer.ts";
+import { checkWs, wsConnection } from "./slow-consumer-io.ts";
 import { frameText, pathnameOf, tokenOf } from "./ws-upgrade.ts";
 
 export const WS_PATH = "/ws";
@@ -55,6 +58,8 @@ export const defaultWsOptions: Readonly<WsOptions> = Object.freeze({
 export interface WsDeps {
   sessions: SubscriberSessions;
   allowedOrigins: string[];
+  /** The outbound-buffer bound each socket is held to. */
+  slowConsumers: SlowConsumers;
   log: Logger;
   options?: Partial<WsOptions>;
 }
@@ -70,13 +75,18 @@ export class WsEndpoint {
   readonly #deps: WsDeps;
   readonly #options: WsOptions;
   readonly #peers = new Map<WebSocket, Peer>();
-  readonly #rooms = new WsFanout();
+  readonly #rooms: WsFanout;
   readonly #heartbeat: NodeJS.Timeout;
   #closing = false;
 
   constructor(http: HttpServer, deps: WsDeps) {
     this.#deps = deps;
     this.#options = { ...defaultWsOptions, ...deps.options };
+    const slow = deps.slowConsumers;
+    this.#rooms = new WsFanout({
+      maxPendingBytes: slow.maxPendingBytes,
+      over: (ws) => slow.suspect(wsConnection(ws)),
+    });
     // No compression: the fan-out sends one pre-built frame to every socket (fanout.ts).
     this.#wss = new WebSocketServer({
       noServer: true,
@@ -136,8 +146,10 @@ export class WsEndpoint {
         written = new Promise((resolve) =>
           ws.send(WsFanout.encode(envelope), { binary: false }, () => resolve()),
         );
+        checkWs(this.#deps.slowConsumers, ws);
       },
       drained: () => wsDrained(ws, written),
+      pending: () => ws.bufferedAmount,
       join: (channel) => this.#rooms.join(ws, channel),
       leave: (channel) => this.#rooms.leave(ws, channel),
       connected: () => ws.readyState === WebSocket.OPEN,
@@ -214,7 +226,9 @@ export class WsEndpoint {
   }
 
   #send(ws: WebSocket, frame: WsServerFrame): void {
-    if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(frame));
+    if (ws.readyState !== WebSocket.OPEN) return;
+    ws.send(JSON.stringify(frame));
+    checkWs(this.#deps.slowConsumers, ws);
   }
 
   async #handle(ws: WebSocket, session: SubscriberSession, data: RawData, isBinary: boolean): Promise<void> {

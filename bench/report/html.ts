@@ -14,7 +14,7 @@ const require = createRequire(import.meta.url);
 let chartJs: Promise<string> | undefined;
 
 /** Chart.js's UMD build (it defines `window.Chart`), read once. */
-function chartLibrary(): Promise<string> {
+export function chartLibrary(): Promise<string> {
   chartJs ??= readFile(join(dirname(require.resolve("chart.js")), "chart.umd.min.js"), "utf8");
   return chartJs;
 }
@@ -24,11 +24,11 @@ export function escapeHtml(s: string): string {
 }
 
 /** JSON that is safe inside a <script> element. */
-function scriptJson(value: unknown): string {
+export function scriptJson(value: unknown): string {
   return JSON.stringify(value).replaceAll("<", "\\u003c");
 }
 
-const STYLE = `
+export const STYLE = `
 body { font: 14px/1.45 system-ui, sans-serif; margin: 24px; color: #111827; max-width: 1200px; }
 h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 28px 0 8px; }
 .meta { color: #4b5563; margin-bottom: 16px; }
@@ -41,7 +41,7 @@ td.PASS { background: #dcfce7; font-weight: 600; } td.MISS { background: #fee2e2
 figure { margin: 0; border: 1px solid #e5e7eb; padding: 8px; } figcaption { font-weight: 600; margin-bottom: 4px; }
 `;
 
-const DRAW = `
+export const DRAW = `
 const data = JSON.parse(document.getElementById("bench-charts").textContent);
 let drawn = 0;
 for (const spec of data) {

@@ -3,6 +3,7 @@
  * publisher loops, tailer /stats, reading the bus bounds directly, bounded polling where no event
  * exists, and an exact comparison of what a client received with what was acknowledged.
  */
+import { get as httpGet } from "node:http";
 import type { Component } from "../../infra/local/component.ts";
 import type { Receipt } from "../../shared/bus/append.ts";
 import type { TailStats } from "../../shared/bus/tail-loop.ts";
@@ -142,10 +143,26 @@ export interface NodeStats {
   lag?: { offsets: number; ms: number };
 }
 
+/**
+ * A node's /stats on a connection of its own (no keep-alive pool): a pooled connection the node has
+ * just closed for idleness would fail the read ("other side closed") for a reason outside the test.
+ */
 export async function nodeStats(node: Component): Promise<NodeStats> {
-  const res = await fetch(`${node.url}/stats`, { signal: AbortSignal.timeout(5000) });
-  if (res.status !== 200) throw new Error(`${node.url}/stats: ${res.status}`);
-  return (await res.json()) as NodeStats;
+  const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = httpGet(`${node.url}/stats`, { agent: false, timeout: 5000 }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => {
+        body += chunk;
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on("error", reject);
+    });
+    req.on("timeout", () => req.destroy(new Error(`${node.url}/stats: no answer in 5 s`)));
+    req.on("error", reject);
+  });
+  if (status !== 200) throw new Error(`${node.url}/stats: ${status}`);
+  return JSON.parse(body) as NodeStats;
 }
 
 /**

@@ -94,6 +94,7 @@ describe("defaults from an empty environment", () => {
       drain: { windowMs: 10_000, timeoutMs: 30_000 },
       metrics: { port: undefined, token: undefined },
       heartbeatMs: 5000,
+      maxPendingBytes: 1024 * 1024,
     });
   });
 
@@ -240,6 +241,27 @@ describe("request rates", () => {
   it.each(["0", "1.5"])("refuses a burst of %j", (value) => {
     expectRefused(loadIngestConfig, { TAILCAST_HISTORY_BURST: value }, "TAILCAST_HISTORY_BURST");
     expectRefused(loadTailerConfig, { TAILCAST_SUBSCRIBE_BURST: value }, "TAILCAST_SUBSCRIBE_BURST");
+  });
+});
+
+describe("slow-consumer bound", () => {
+  it("takes TAILCAST_MAX_PENDING_BYTES in bytes", () => {
+    expect(loadTailerConfig({ TAILCAST_MAX_PENDING_BYTES: "262144" }).maxPendingBytes).toBe(262_144);
+  });
+
+  it.each(["0", "-1", "1.5", "abc", "1023"])("refuses %j", (value) => {
+    expectRefused(loadTailerConfig, { TAILCAST_MAX_PENDING_BYTES: value }, "TAILCAST_MAX_PENDING_BYTES");
+  });
+
+  it("refuses a bound that one message would fill (under twice TAILCAST_MAX_MESSAGE_BYTES)", () => {
+    const env = { TAILCAST_MAX_MESSAGE_BYTES: "65536" };
+    expectRefused(
+      loadTailerConfig,
+      { ...env, TAILCAST_MAX_PENDING_BYTES: "131071" },
+      "TAILCAST_MAX_PENDING_BYTES",
+    );
+    expect(loadTailerConfig({ ...env, TAILCAST_MAX_PENDING_BYTES: "131072" }).maxPendingBytes).toBe(131_072);
+    expectRefused(loadTailerConfig, { TAILCAST_MAX_MESSAGE_BYTES: "1048576" }, "TAILCAST_MAX_PENDING_BYTES");
   });
 });
 

@@ -32,6 +32,7 @@ describe("TailcastError", () => {
     invalid_idempotency_key: 400,
     idempotency_key_reused: 422,
     idempotency_in_progress: 409,
+    slow_consumer: 503,
     invalid_body: 400,
     invalid_channel: 400,
     invalid_event: 400,

@@ -36,6 +36,7 @@ function subscriber(tail: FakeTail, channel: string) {
       },
       connected: () => connected,
       drained: async () => {},
+      backlogged: () => false,
     } as RecoveryTarget,
   };
 }
@@ -87,6 +88,27 @@ async function receivedAtEachWait(
     expect(s.joined(), "joined while a page was still draining").toBe(false);
     gate.release();
   }
+}
+
+/**
+ * Makes `s` backlogged once `n` messages were emitted since it last drained (the session's byte budget,
+ * counted in messages); returns the drain gate to run the replay through.
+ */
+function backloggedEvery(s: Subscriber, n: number) {
+  let sinceDrain = 0;
+  const emit = s.target.emit;
+  s.target.emit = (e) => {
+    sinceDrain++;
+    emit(e);
+  };
+  s.target.backlogged = () => sinceDrain >= n;
+  const gate = drainGate();
+  const drained = gate.drained;
+  gate.drained = async () => {
+    await drained();
+    sinceDrain = 0;
+  };
+  return gate;
 }
 
 /** A node that tailed offsets 1..n (all still in the bus), its window holding the last `capacity`. */
@@ -309,6 +331,28 @@ describe("replayThenJoin", () => {
     const s = subscriber(tail, "b");
     const seen = await receivedAtEachWait(s, drainGate(), () => recover({ bus, tail }, s, 0, { page: 4 }));
     expect(seen).toEqual([4, 8, 12, 16, 20]);
+    tail.deliver(...messages(41, 42));
+    expect(s.offsets()).toEqual(offsetsOf("b", 1, 42));
+  });
+
+  it("ends a window page early once the connection is backlogged, and joins only after the last one", async () => {
+    const { bus, tail } = node(40);
+    const s = subscriber(tail, "a");
+    const gate = backloggedEvery(s, 3);
+    const seen = await receivedAtEachWait(s, gate, () => recover({ bus, tail }, s, 0, { page: 100 }));
+    expect(seen).toEqual([3, 6, 9, 12, 15, 18]);
+    expect(bus.reads).toBe(0);
+    tail.deliver(...messages(41, 42));
+    expect(s.offsets()).toEqual(offsetsOf("a", 1, 42));
+  });
+
+  it("ends a bus page early once the connection is backlogged, waiting for it before the rest of the page", async () => {
+    const { bus, tail } = node(40, 2);
+    const s = subscriber(tail, "b");
+    const gate = backloggedEvery(s, 3);
+    const seen = await receivedAtEachWait(s, gate, () => recover({ bus, tail }, s, 0, { page: 4 }));
+    // Pages of 4 split at 3: every wait comes after 3 messages, or at a page's end.
+    expect(seen).toEqual([3, 4, 7, 8, 11, 12, 15, 16, 19, 20]);
     tail.deliver(...messages(41, 42));
     expect(s.offsets()).toEqual(offsetsOf("b", 1, 42));
   });

@@ -58,7 +58,14 @@ class FakeTransport implements SessionTransport {
   readonly drainWaits: number[] = [];
   drained(): Promise<void> {
     this.drainWaits.push(this.received.length);
+    this.#sinceDrain = this.received.length;
     return Promise.resolve();
+  }
+  /** Bytes the connection holds unsent: set by a test, or a function of what was received since the last drain. */
+  pendingBytes: (sinceDrain: number) => number = () => 0;
+  #sinceDrain = 0;
+  pending(): number {
+    return this.pendingBytes(this.received.length - this.#sinceDrain);
   }
   offsets(channel: string): number[] {
     return this.received.filter((e) => e.channel === channel).map((e) => e.offset);
@@ -103,6 +110,7 @@ function setup(extra: Partial<SessionDeps> = {}, capacity = 100) {
     subscribers: verifier(TOKENS),
     maxSubscriptions: 3,
     subscribeRate: { perSecond: 1000, burst: 1000 },
+    replayBudget: 512 * 1024,
     admitConnection: createConnectionLimit(0),
     log: createLogger("test", { write: () => {} }),
     ...extra,
@@ -161,6 +169,22 @@ describe("subscribe", () => {
     expect(transport.offsets("b")).toEqual([13, 15, 17, 19, 21, 23]);
     expect(bus.reads).toBe(0);
     expect(tail.stats).toMatchObject({ served: 1, fromWindow: 1 });
+  });
+
+  it("with since: a replay waits for the connection to drain once it holds more than the replay budget", async () => {
+    const { tail, connect } = setup({ replayBudget: 3000 }, 5000);
+    tail.deliver(...messages(21, 40));
+    const { transport, session } = await connect();
+    // Each message weighs 1000 bytes until the connection drains: over the budget after the fourth.
+    transport.pendingBytes = (sinceDrain) => sinceDrain * 1000;
+    const reply = await session.handle("subscribe", { channel: "a", since: { offset: 0, epoch: EPOCH } });
+    expect(reply).toMatchObject({ type: "subscribed", offset: 40, recovered: true });
+    expect(transport.drainWaits).toEqual([4, 8, 12, 16]);
+    expect(transport.offsets("a")).toEqual(
+      messages(1, 40)
+        .filter((e) => e.channel === "a")
+        .map((e) => e.offset),
+    );
   });
 
   it("with since: a long replay waits for the connection to drain between pages", async () => {
