@@ -24,10 +24,14 @@ import { historyRoutes } from "./routes/history.ts";
 import { ingestRoutes } from "./routes/ingest.ts";
 
 export interface IngestAppDeps {
-  bus: () => Promise<Collection<BusDoc>>;
-  writer: () => Promise<BusWriter>;
+  /** The bus `channel` lives in (bus 0 without one), set up on first use. */
+  bus: (channel?: string) => Promise<Collection<BusDoc>>;
+  /** The writer of bus `bus`, its index in the bus set (bus 0 without one). */
+  writer: (bus?: number) => Promise<BusWriter>;
+  /** The index of the bus `channel` lives in (shared/bus/partition.ts); all in bus 0 without it. */
+  busOf?: (channel: string) => number;
   idempotency: () => Promise<IdempotencyStore>;
-  /** Resolves when the bus answers, throws when it does not. */
+  /** Resolves when every bus answers, throws when one does not. */
   ready: () => Promise<void>;
   limits: MessageLimits;
   maxBodyBytes: number;

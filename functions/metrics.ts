@@ -57,35 +57,59 @@ export interface IngestMetrics {
   publishDuration: Histogram;
   unavailable: Counter<"cause">;
   idempotentReplays: Counter;
-  /** Handed to the writer (shared/bus/append.ts). */
+  /** Handed to bus 0's writer (shared/bus/append.ts): `appendObserver(0)`. */
   append: AppendObserver;
+  /** Handed to the writer of bus `bus`: its counts carry the label `bus`. */
+  appendObserver(bus: number): AppendObserver;
 }
 
-export function createIngestMetrics(registry: Registry = createMetricsRegistry()): IngestMetrics {
+/**
+ * `buses`: how many buses the process writes to (README "Partitioned buses"). The writer's metrics are
+ * labelled `bus` with the bus's index ("0" to "63": bounded by TAILCAST_BUSES), each series there from the start.
+ */
+export function createIngestMetrics(registry: Registry = createMetricsRegistry(), buses = 1): IngestMetrics {
   const registers = [registry];
   const appended = new Counter({
     name: "tailcast_messages_appended_total",
-    help: "Messages written to the bus and acknowledged with the configured write concern.",
+    help: "Messages written to the bus and acknowledged with the configured write concern, by bus.",
+    labelNames: ["bus"] as const,
     registers,
   });
   const groups = new Histogram({
     name: "tailcast_append_group_messages",
-    help: "Messages per insert group (group commit): requests that arrived while the previous insert was in flight.",
+    help: "Messages per insert group (group commit) of one bus's writer: requests that arrived while the previous insert was in flight.",
+    labelNames: ["bus"] as const,
     buckets: GROUP_BUCKETS,
     registers,
   });
   const conflicts = new Counter({
     name: "tailcast_offset_conflicts_total",
-    help: "Inserts refused by the unique offset index because another writer claimed the offset first.",
+    help: "Inserts refused by the unique offset index because another writer claimed the offset first, by bus.",
+    labelNames: ["bus"] as const,
     registers,
   });
   const retries = new Counter({
     name: "tailcast_append_retries_total",
     help: "Times the writer read the newest offset again and retried: after an offset conflict, or after setting up a dropped bus again.",
-    labelNames: ["reason"] as const,
+    labelNames: ["bus", "reason"] as const,
     registers,
   });
-  for (const reason of ["offset_conflict", "bus_reset"]) retries.inc({ reason }, 0);
+  for (let i = 0; i < buses; i++) {
+    const bus = String(i);
+    appended.inc({ bus }, 0);
+    groups.zero({ bus });
+    conflicts.inc({ bus }, 0);
+    for (const reason of ["offset_conflict", "bus_reset"]) retries.inc({ bus, reason }, 0);
+  }
+  const appendObserver = (index: number): AppendObserver => {
+    const bus = String(index);
+    return {
+      grouped: (messages) => groups.observe({ bus }, messages),
+      appended: (messages) => appended.inc({ bus }, messages),
+      conflicted: () => conflicts.inc({ bus }),
+      retried: (reason) => retries.inc({ bus, reason }),
+    };
+  };
   const unavailable = new Counter({
     name: "tailcast_unavailable_responses_total",
     help: "Responses answered 503, by cause.",
@@ -113,11 +137,7 @@ export function createIngestMetrics(registry: Registry = createMetricsRegistry()
       help: "Messages answered with the receipt of an earlier publish with the same Idempotency-Key.",
       registers,
     }),
-    append: {
-      grouped: (messages) => groups.observe(messages),
-      appended: (messages) => appended.inc(messages),
-      conflicted: () => conflicts.inc(),
-      retried: (reason) => retries.inc({ reason }),
-    },
+    append: appendObserver(0),
+    appendObserver,
   };
 }

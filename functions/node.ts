@@ -16,7 +16,7 @@ import { recordingServerErrors, startIngestHeartbeat } from "./heartbeat.ts";
 import { createIngestRuntime } from "./runtime.ts";
 
 const drain = new IngestDrain();
-const { app, config, mongo, log, bus, writer, metrics } = orExit("functions", () =>
+const { app, config, mongo, log, buses, writers, metrics } = orExit("functions", () =>
   createIngestRuntime(process.env, { draining: () => drain.draining }),
 );
 const served = recordingServerErrors(app.fetch);
@@ -45,8 +45,8 @@ function shutdown(signal: string) {
   }, config.drainTimeoutMs).unref();
   drain
     .drain({
-      writerIdle: () => writer.idle(),
-      closeDatabase: () => Promise.resolve(leaving).then(() => mongo.close()),
+      writerIdle: () => Promise.all(writers.map((w) => w.idle())).then(() => undefined),
+      closeDatabase: () => Promise.resolve(leaving).then(() => buses.close()),
       log,
     })
     .then(
@@ -61,10 +61,10 @@ process.once("SIGINT", () => shutdown("SIGINT"));
 process.once("SIGTERM", () => shutdown("SIGTERM"));
 stopOnSupervisorRequest();
 
-// Check the bus at start so a misconfiguration stops the process with a clear message; an unreachable
+// Check every bus at start so a misconfiguration stops the process with a clear message; an unreachable
 // database is not fatal (requests get 503 and /readyz says so until it is back).
 let busReady = false;
-bus()
+Promise.all(buses.buses.map((b) => b.collection()))
   .then(() => {
     busReady = true;
   })

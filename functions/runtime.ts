@@ -8,7 +8,8 @@ import { createTokenVerifier } from "../shared/auth/jwt.ts";
 import { loadJwtConfig } from "../shared/auth/jwt-config.ts";
 import { AUTH_OFF_WARNING, requirePublisherAuth } from "../shared/auth/mode.ts";
 import { BusWriter } from "../shared/bus/append.ts";
-import { busState, ensureBus } from "../shared/bus/collection.ts";
+import { type BusHandle, type BusSet, openBusSet } from "../shared/bus/bus-set.ts";
+import { busState } from "../shared/bus/collection.ts";
 import type { BusDoc } from "../shared/bus/doc.ts";
 import { ensureIdempotencyStore, IdempotencyStore } from "../shared/bus/idempotency.ts";
 import { serverClock } from "../shared/bus/server-clock.ts";
@@ -17,7 +18,6 @@ import type { Env } from "../shared/env.ts";
 import { cachedUntilFailure } from "../shared/lazy.ts";
 import { createLogger, type Logger } from "../shared/log.ts";
 import {
-  createMongo,
   type MongoHandle,
   type PoolOptions,
   SERVER_SELECTION_TIMEOUT_MS,
@@ -41,12 +41,17 @@ export function pendingTimeoutMs(appendTimeoutMs: number): number {
 export interface IngestRuntime {
   app: ReturnType<typeof createIngestApp>;
   config: IngestConfig;
+  /** The client of bus 0's deployment: the idempotency store and the fleet heartbeats live there. */
   mongo: MongoHandle;
   log: Logger;
-  /** The bus, set up on first use; cached per process. */
+  /** Bus 0, set up on first use; cached per process. */
   bus: () => Promise<Collection<BusDoc>>;
-  /** The process's one writer (a drain waits for it to be idle). */
+  /** Every bus (README "Partitioned buses"); closing it closes every client, bus 0's included. */
+  buses: BusSet;
+  /** Bus 0's writer: `writers[0]`. */
   writer: BusWriter;
+  /** One writer per bus, in bus order (a drain waits for all of them to be idle). */
+  writers: readonly BusWriter[];
   metrics: IngestMetrics;
 }
 
@@ -74,8 +79,10 @@ export function createIngestRuntime(
       keys: publishers.ids.length,
       historyTokens: jwt !== undefined,
     });
-  const mongo = createMongo(config.bus.mongodbUri, config.bus.db, "tailcast-functions", pool);
-  const bus = cachedUntilFailure(async () => ensureBus(await mongo.db(), config.bus, log));
+  const buses = openBusSet(config.buses, "tailcast-functions", log, pool);
+  const bus0 = buses.buses[0] as BusHandle;
+  const { mongo } = bus0;
+  const bus = bus0.collection;
   const clock = serverClock(() => mongo.db());
   const idempotency = cachedUntilFailure(() =>
     Promise.all([mongo.db(), bus()]).then(async ([db, b]) => {
@@ -83,7 +90,14 @@ export function createIngestRuntime(
       // Records live as long as the window, and never less than a claim may stay pending.
       const ttlSec = Math.max(config.idempotencyWindowSec, Math.ceil(pending / 1000));
       const keys = await ensureIdempotencyStore(db, config.bus.collection, ttlSec, log);
-      return new IdempotencyStore(keys, b, {
+      // An interrupted append is looked for in its channel's bus (a record without a channel: bus 0),
+      // read as it is, without setting it up: a bus that cannot be set up holds no message to find.
+      const busOfChannel = async (channel: string | undefined) => {
+        if (channel === undefined) return b;
+        const { mongo: m, config: c } = buses.forChannel(channel);
+        return (await m.db()).collection<BusDoc>(c.collection);
+      };
+      return new IdempotencyStore(keys, busOfChannel, {
         windowSec: config.idempotencyWindowSec,
         pendingTimeoutMs: pending,
         waitMs: 10_000,
@@ -92,34 +106,30 @@ export function createIngestRuntime(
       });
     }),
   );
-  const metrics = createIngestMetrics();
-  const writer = new BusWriter(bus, {
-    writeConcern: { w: config.bus.writeConcern, wtimeoutMS: config.bus.writeTimeoutMs },
-    maxDocsPerInsert: 1000,
-    maxAttempts: 100,
-    timeoutMs: config.appendTimeoutMs,
-    maxQueuedDocs: config.writerQueueMax,
-    resetBus: () => bus.reset(),
-    observer: metrics.append,
-  });
+  const metrics = createIngestMetrics(undefined, buses.buses.length);
+  // One writer per bus: group commit and offsets are each bus's own (docs/offsets.md).
+  const writers = buses.buses.map(
+    (b) =>
+      new BusWriter(b.collection, {
+        writeConcern: { w: b.config.writeConcern, wtimeoutMS: b.config.writeTimeoutMs },
+        maxDocsPerInsert: 1000,
+        maxAttempts: 100,
+        timeoutMs: config.appendTimeoutMs,
+        maxQueuedDocs: config.writerQueueMax,
+        resetBus: () => b.collection.reset(),
+        observer: metrics.appendObserver(b.index),
+      }),
+  );
   const app = createIngestApp({
-    bus,
-    writer: async () => writer,
+    bus: (channel) => (channel === undefined ? bus() : buses.forChannel(channel).collection()),
+    writer: async (index = 0) => writers[index] as BusWriter,
+    busOf: (channel) => buses.forChannel(channel).index,
     idempotency,
-    // Bounded here, not only by the driver: a probe that hangs on server selection is a failed probe.
+    // Every bus, at once; bounded here, not only by the driver: a probe that hangs on server selection
+    // is a failed probe.
     ready: () =>
       withTimeout(
-        (async () => {
-          const db = await mongo.db();
-          await bus();
-          // The setup is cached: look whether the bus is still there. A dropped or replaced bus is
-          // not ready; forgetting the setup makes the next use set it up again (or refuse it).
-          const state = await busState(db, config.bus.collection);
-          if (state !== "capped") {
-            bus.reset();
-            throw new Error(`the bus is ${state === "missing" ? "missing" : "not capped"}`);
-          }
-        })(),
+        Promise.all(buses.buses.map(busReady)).then(() => undefined),
         READY_TIMEOUT_MS,
       ),
     limits: config.limits,
@@ -138,5 +148,21 @@ export function createIngestRuntime(
     metricsRoute: config.metrics.port === undefined ? { token: config.metrics.token } : null,
     ...(draining ? { draining } : {}),
   });
-  return { app, config, mongo, log, bus, writer, metrics };
+  return { app, config, mongo, log, bus, buses, writer: writers[0] as BusWriter, writers, metrics };
+}
+
+/**
+ * Whether a bus answers and is there as set up. The setup is cached: look whether the bus is still
+ * there. A dropped or replaced bus is not ready; forgetting the setup makes the next use set it up
+ * again (or refuse it).
+ */
+async function busReady(b: BusHandle): Promise<void> {
+  const db = await b.mongo.db();
+  await b.collection();
+  const state = await busState(db, b.config.collection);
+  if (state !== "capped") {
+    b.collection.reset();
+    const which = b.index === 0 ? "the bus" : `bus ${b.index}`;
+    throw new Error(`${which} is ${state === "missing" ? "missing" : "not capped"}`);
+  }
 }

@@ -119,7 +119,8 @@ export async function runSoak(
         ),
       ),
     );
-    await Promise.all(tailers.map((t) => t.ready()));
+    // A tail opening on a full FerretDB bus reads all of it first (docs/ferretdb.md): seconds, more under load.
+    await Promise.all(tailers.map((t) => t.ready(180_000)));
     const urls = tailers.map((t) => t.url);
 
     // Readers alternate nodes and transports; each on one channel. The two special clients are on both nodes.

@@ -6,6 +6,7 @@ import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { MongoError } from "mongodb";
 import { ErrorCode, TailcastError, toErrorBody } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/log.ts";
+import { PartialPublishError, partialResults, partialRetryAfter } from "../batch.ts";
 import type { IngestEnv } from "../env.ts";
 
 function busUnavailable(cause: unknown): TailcastError {
@@ -15,18 +16,40 @@ function busUnavailable(cause: unknown): TailcastError {
   });
 }
 
+/** What a client may be told of a thrown value: a database error is `bus_unavailable`. */
+export function publicError(err: unknown): unknown {
+  return err instanceof MongoError ? busUnavailable(err) : err;
+}
+
 export function errorResponse(c: Context, err: unknown): Response {
+  if (err instanceof PartialPublishError) return partialResponse(c, err);
   // Kept where Hono keeps a thrown one, so the metrics middleware can tell why (middleware/metrics.ts).
   if (err instanceof Error) c.error = err;
-  const { status, body, retryAfter } = toErrorBody(err instanceof MongoError ? busUnavailable(err) : err);
+  const { status, body, retryAfter } = toErrorBody(publicError(err));
   if (retryAfter !== undefined) c.header("Retry-After", String(retryAfter));
   return c.json(body, status as 400);
+}
+
+/**
+ * A batch written in part (README "Partitioned buses"): the first failure's status and error, as if it
+ * had failed alone — so a client that only looks at the status retries, safely with its keys — plus
+ * `results`, every message's receipt or error in request order, and the longest Retry-After.
+ */
+function partialResponse(c: Context, err: PartialPublishError): Response {
+  if (err.first instanceof Error) c.error = err.first;
+  const { status, body } = toErrorBody(publicError(err.first));
+  const retryAfter = partialRetryAfter(err.outcomes, publicError);
+  if (retryAfter !== undefined) c.header("Retry-After", String(retryAfter));
+  return c.json({ ...body, results: partialResults(err.outcomes, publicError) }, status as 400);
 }
 
 export function onError(appLog: Logger): ErrorHandler<IngestEnv> {
   return (err, c) => {
     const log = c.get("log") ?? appLog;
-    if (err instanceof MongoError) log.warn("bus write failed", { err, path: c.req.path });
+    if (err instanceof PartialPublishError) {
+      const failed = err.outcomes.filter((o) => o.kind === "failed").length;
+      log.warn("batch written in part", { err: err.first, failed, of: err.outcomes.length });
+    } else if (err instanceof MongoError) log.warn("bus write failed", { err, path: c.req.path });
     else if (!(err instanceof TailcastError)) log.error("unhandled error", { err, path: c.req.path });
     return errorResponse(c, err);
   };

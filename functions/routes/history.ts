@@ -34,7 +34,8 @@ function parseQuery(q: Record<string, string>) {
 }
 
 export function historyRoutes(deps: {
-  bus: () => Promise<Collection<BusDoc>>;
+  /** The bus the channel lives in. */
+  bus: (channel: string) => Promise<Collection<BusDoc>>;
   limits: MessageLimits;
 }): Hono<IngestEnv> {
   const app = new Hono<IngestEnv>();
@@ -42,7 +43,7 @@ export function historyRoutes(deps: {
     const channel = validateChannel(c.req.param("channel"), deps.limits);
     authorizeChannels(c, [channel]);
     const { since, limit } = parseQuery(c.req.query());
-    return c.json(await readHistory(await deps.bus(), channel, since, limit));
+    return c.json(await readHistory(await deps.bus(channel), channel, since, limit));
   });
   return app;
 }

@@ -25,6 +25,8 @@ export interface KeyDoc {
   owner: string;
   at: Date;
   result?: Receipt;
+  /** The channel of the claimed message: where to look for it in a partitioned bus set (`#landed`). */
+  ch?: string;
 }
 
 /**
@@ -51,7 +53,7 @@ export interface IdempotencyOptions {
 }
 
 export type Claim =
-  | { kind: "owner"; key: string; token: string; fp: string }
+  | { kind: "owner"; key: string; token: string; fp: string; channel?: string }
   | { kind: "done"; receipt: Receipt };
 
 export function scopedKey(publisher: string, key: string): string {
@@ -102,27 +104,43 @@ export async function ensureIdempotencyStore(
   return keys;
 }
 
+/**
+ * The bus a channel's messages are in (README "Partitioned buses"); `undefined` for a record written
+ * before claims named their channel, whose message is in bus 0 (the only bus there was).
+ */
+export type BusOfChannel = (channel: string | undefined) => Promise<Collection<BusDoc>>;
+
 export class IdempotencyStore {
   readonly #keys: Collection<KeyDoc>;
-  readonly #bus: Collection<BusDoc>;
+  readonly #bus: BusOfChannel;
   readonly #options: IdempotencyOptions;
   readonly #clock: IdempotencyClock;
 
-  constructor(keys: Collection<KeyDoc>, bus: Collection<BusDoc>, options: IdempotencyOptions) {
+  /** `bus`: the one bus, or, with partitioned buses, the bus of a channel. */
+  constructor(keys: Collection<KeyDoc>, bus: Collection<BusDoc> | BusOfChannel, options: IdempotencyOptions) {
     this.#keys = keys;
-    this.#bus = bus;
+    this.#bus = typeof bus === "function" ? bus : async () => bus;
     this.#options = options;
     this.#clock = options.clock ?? localClock;
   }
 
-  async claim(key: string, fp: string): Promise<Claim> {
+  /** `channel`: the message's, recorded so an interrupted append is looked for in its bus. */
+  async claim(key: string, fp: string, channel?: string): Promise<Claim> {
     const token = randomUUID();
+    const ch = channel === undefined ? {} : { ch: channel };
+    const owner = (): Claim => ({
+      kind: "owner",
+      key,
+      token,
+      fp,
+      ...(channel === undefined ? {} : { channel }),
+    });
     const deadline = (await this.#clock.now()) + this.#options.waitMs;
     for (;;) {
       const now = new Date(await this.#clock.now());
       try {
-        await this.#keys.insertOne({ _id: key, fp, state: "pending", owner: token, at: now });
-        return { kind: "owner", key, token, fp };
+        await this.#keys.insertOne({ _id: key, fp, state: "pending", owner: token, at: now, ...ch });
+        return owner();
       } catch (err) {
         if (!isDuplicateKey(err)) throw err;
       }
@@ -133,16 +151,17 @@ export class IdempotencyStore {
       if (!done && age > this.#options.pendingTimeoutMs) {
         // The owner's append is over by now, landed or not: appends are bounded well below
         // pendingTimeoutMs (BusWriter's timeout), and ages are read on the server's clock.
-        const landed = await this.#landed(key, doc.fp);
+        // Same fingerprint, same channel; another message under the key is in its own channel's bus.
+        const landed = await this.#landed(key, doc.fp, doc.ch ?? (doc.fp === fp ? channel : undefined));
         if (landed) {
           await this.#record(doc, landed);
           if (doc.fp === fp) return { kind: "done", receipt: landed };
-        } else if (await this.#takeOver(doc, token, fp)) return { kind: "owner", key, token, fp };
+        } else if (await this.#takeOver(doc, token, fp, channel)) return owner();
         continue; // another message under the key: the next round refuses it (422) or, expired, takes it
       }
       // Only a recorded key expires: a pending one past the window may still be appending.
       if (done && age > this.#options.windowSec * 1000) {
-        if (await this.#takeOver(doc, token, fp)) return { kind: "owner", key, token, fp };
+        if (await this.#takeOver(doc, token, fp, channel)) return owner();
         continue;
       }
       if (doc.fp !== fp) {
@@ -179,7 +198,7 @@ export class IdempotencyStore {
    */
   async abandon(claim: Extract<Claim, { kind: "owner" }>): Promise<void> {
     try {
-      const landed = await this.#landed(claim.key, claim.fp);
+      const landed = await this.#landed(claim.key, claim.fp, claim.channel);
       if (landed) await this.complete(claim, landed);
       else await this.#keys.deleteOne({ _id: claim.key, owner: claim.token });
     } catch {
@@ -192,8 +211,9 @@ export class IdempotencyStore {
    * content matches the claim's fingerprint. An older message under the same key (published in an
    * earlier window, since reused for other content) is not this claim's.
    */
-  async #landed(key: string, fp: string): Promise<Receipt | null> {
-    const docs = (await this.#bus.find({ ik: key }).toArray()) as MessageDoc[];
+  async #landed(key: string, fp: string, channel: string | undefined): Promise<Receipt | null> {
+    const bus = await this.#bus(channel);
+    const docs = (await bus.find({ ik: key }).toArray()) as MessageDoc[];
     const mine = docs.filter((d) => fingerprint(d) === fp).sort((a, b) => b.offset - a.offset)[0];
     return mine ? receiptOf(mine) : null;
   }
@@ -206,13 +226,13 @@ export class IdempotencyStore {
     );
   }
 
-  async #takeOver(doc: KeyDoc, token: string, fp: string): Promise<boolean> {
+  async #takeOver(doc: KeyDoc, token: string, fp: string, channel: string | undefined): Promise<boolean> {
+    const at = new Date(await this.#clock.now());
     const res = await this.#keys.updateOne(
       { _id: doc._id, owner: doc.owner, at: doc.at },
-      {
-        $set: { fp, state: "pending", owner: token, at: new Date(await this.#clock.now()) },
-        $unset: { result: "" },
-      },
+      channel === undefined
+        ? { $set: { fp, state: "pending", owner: token, at }, $unset: { result: "", ch: "" } }
+        : { $set: { fp, state: "pending", owner: token, at, ch: channel }, $unset: { result: "" } },
     );
     return res.modifiedCount === 1;
   }
