@@ -49,7 +49,7 @@ export interface RecoveryResult {
 export interface PartitionedResult {
   /** Documents each tailer read while the same messages were published, with 1 bus and with several. */
   reads: Array<{ buses: number; tailer: number; read: number; perBus: number[]; published: number }>;
-  /** Acknowledged single-message publishes per second through one ingest process. */
+  /** Acknowledged messages per second through one ingest process (batches over every channel). */
   publish: Array<{ buses: number; rate: number }>;
 }
 
