@@ -22,7 +22,7 @@ import type {
   SubscribeOptions,
   Subscription,
 } from "./types.ts";
-import { urlPicker } from "./urls.ts";
+import { urlPicker, withAffinity } from "./urls.ts";
 import { wsConnector } from "./ws-transport.ts";
 
 export const defaultClientOptions: Readonly<Omit<ClientOptions, "urls">> = Object.freeze({
@@ -32,6 +32,7 @@ export const defaultClientOptions: Readonly<Omit<ClientOptions, "urls">> = Objec
   backoff: Object.freeze({ initialMs: 100, maxMs: 10_000 }),
   pickUrl: "round-robin",
   timeoutMs: 10_000,
+  affinity: undefined,
 });
 
 /** Answers worth another try on another node; any other refusal is final for that channel. */
@@ -71,6 +72,9 @@ class TailcastClient implements Client {
   #state: ConnectionState = "disconnected";
 
   constructor(options: ClientOptions) {
+    if (options.affinity !== undefined && (typeof options.affinity !== "string" || options.affinity === "")) {
+      throw new TypeError("tailcast client: `affinity` must be a channel name.");
+    }
     this.#options = options;
     this.#nextUrl = urlPicker(options.urls, options.pickUrl);
     this.#nodes = new Set(options.urls).size;
@@ -169,7 +173,7 @@ class TailcastClient implements Client {
     try {
       const token = await this.#token();
       conn = await this.#connect({
-        url,
+        url: withAffinity(url, this.#options.affinity),
         token,
         timeoutMs: this.#options.timeoutMs,
         handlers: {

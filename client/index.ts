@@ -20,3 +20,4 @@ export type {
   TokenSource,
   TransportName,
 } from "./types.ts";
+export { busAffinity } from "./urls.ts";

@@ -32,6 +32,12 @@ export interface ClientOptions {
   pickUrl: PickUrl;
   /** Limit for a connection or a subscribe to be answered. Default 10 000 ms. */
   timeoutMs: number;
+  /**
+   * A channel to send as the `channel` query parameter of every connection, so a load balancer that
+   * hashes it puts the clients of one channel on one node, which then reads fewer buses (README "Tail
+   * on demand and affinity"). Usually the channel this client mostly subscribes to. Default: none.
+   */
+  affinity: string | undefined;
 }
 
 export interface SubscribeOptions {

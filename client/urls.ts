@@ -1,4 +1,5 @@
 /** Choosing the node to (re)connect to, and the URL each transport needs. Pure. */
+import { busIndexOf } from "../shared/bus/partition.ts";
 
 /** `ordered`: the first URL first (a page served by a node prefers that node), then round-robin. */
 export type PickUrl = "round-robin" | "random" | "ordered";
@@ -23,6 +24,30 @@ export function urlPicker(urls: readonly string[], mode: PickUrl, random: () => 
     }
     return urls[index] as string;
   };
+}
+
+/** The query parameter that carries the affinity channel: the load balancer hashes it (README "Tail on demand and affinity"). */
+export const AFFINITY_PARAM = "channel";
+
+/**
+ * `url` with the affinity channel as the `channel` query parameter, so a load balancer that hashes it
+ * (HAProxy `balance url_param channel`, infra/lb/haproxy.cfg) sends every client of a channel to the
+ * same node. Kept by both transports: wsUrl keeps the query, socket.io-client sends it with its handshake.
+ */
+export function withAffinity(url: string, channel: string | undefined): string {
+  if (channel === undefined) return url;
+  const u = new URL(url);
+  u.searchParams.set(AFFINITY_PARAM, channel);
+  return u.toString();
+}
+
+/**
+ * An affinity key that groups channels by bus instead of by name: `bus-<i>`, where i is the bus the
+ * channel lives in among `buses` (TAILCAST_BUSES). Clients of every channel of one bus then share a
+ * tailer, which tails that bus alone — at the price of coarser balancing (one key per bus).
+ */
+export function busAffinity(channel: string, buses: number): string {
+  return `bus-${busIndexOf(channel, buses)}`;
 }
 
 /** The /ws endpoint of a node: `http(s)://host[/base]` → `ws(s)://host[/base]/ws`; a ws(s) URL is kept as given. */

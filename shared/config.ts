@@ -163,6 +163,8 @@ export interface TailerConfig {
   heartbeatMs: number;
   /** Most bytes waiting to be sent to one connection before it is cut as a slow consumer. */
   maxPendingBytes: number;
+  /** Several buses: a bus's tail closes this long after its last subscriber left (tailer/buses.ts). */
+  tailIdleMs: number;
 }
 
 /** The graceful drain (README "Drain"; tailer/drain.ts). */
@@ -323,6 +325,7 @@ export function loadTailerConfig(env: Env = process.env): TailerConfig {
       TAILCAST_SUBSCRIBE_RATE: perSecond.default(10),
       TAILCAST_SUBSCRIBE_BURST: int(1, 1_000_000).optional(),
       TAILCAST_MAX_PENDING_BYTES: int(1024, 2 ** 40).default(1024 * 1024),
+      TAILCAST_TAIL_IDLE_MS: int(0, 86_400_000).default(30_000),
     }),
     env,
   );
@@ -364,5 +367,6 @@ export function loadTailerConfig(env: Env = process.env): TailerConfig {
     metrics: loadMetricsConfig(env, s.PORT),
     heartbeatMs: s.TAILCAST_HEARTBEAT_MS,
     maxPendingBytes: s.TAILCAST_MAX_PENDING_BYTES,
+    tailIdleMs: s.TAILCAST_TAIL_IDLE_MS,
   };
 }

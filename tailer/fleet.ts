@@ -19,7 +19,7 @@ import { cachedUntilFailure } from "../shared/lazy.ts";
 import type { Logger } from "../shared/log.ts";
 import { withTimeout } from "../shared/promises.ts";
 import type { DeliveryStats } from "./delivery-stats.ts";
-import type { LiveTail } from "./live.ts";
+import type { LiveStats } from "./live.ts";
 import { buildStatus, type FleetStatus } from "./status.ts";
 
 const page = readFileSync(new URL("./public/status.html", import.meta.url), "utf8");
@@ -31,7 +31,8 @@ export interface TailerFleetDeps {
   config: TailerConfig;
   db: () => Promise<Db>;
   bus: () => Promise<Collection<BusDoc>>;
-  live: LiveTail;
+  /** The node's tails (tailer/buses.ts): one bus's position, several buses' counters summed. */
+  live: { snapshot(): LiveStats; live(): boolean };
   delivery: DeliveryStats;
   /** Open connections (both transports) and the channels they hold. */
   serving: () => { connections: number; subscriptions: number };

@@ -42,6 +42,8 @@ export interface LiveDeps {
   gap: (gap: { from: Position; to: Position; missed: number | null }) => void;
   log: Logger;
   options: LiveOptions;
+  /** Recovery counters to add to; default: the view's own. Several views of one node share them (tailer/buses.ts). */
+  stats?: RecoveryStats;
 }
 
 export interface LiveStats {
@@ -57,7 +59,7 @@ export interface LiveStats {
 
 export class LiveTail implements TailView {
   readonly window: RecentWindow;
-  readonly stats: RecoveryStats = newRecoveryStats();
+  readonly stats: RecoveryStats;
   readonly #deps: LiveDeps;
   readonly #stopping = new AbortController();
   readonly #waiters = new Set<() => void>();
@@ -66,9 +68,15 @@ export class LiveTail implements TailView {
   #lastDeliveredTs: Date | null = null;
   #lagProbe: NodeJS.Timeout | undefined;
   #started: Promise<void> | undefined;
+  readonly #positioned: Promise<void>;
+  #onPositioned: () => void = () => {};
 
   constructor(deps: LiveDeps) {
     this.#deps = deps;
+    this.stats = deps.stats ?? newRecoveryStats();
+    this.#positioned = new Promise((resolve) => {
+      this.#onPositioned = resolve;
+    });
     this.window = new RecentWindow(deps.options.recoveryWindow, deps.options.recoveryWindowBytes);
   }
 
@@ -89,6 +97,11 @@ export class LiveTail implements TailView {
   /** Subscribers can join once the node knows its position, even while its cursor re-opens. */
   ready(): boolean {
     return this.#tail?.stats.position != null;
+  }
+
+  /** Resolves once the tail knows its position (ready() holds from then on), or it is stopped. */
+  positioned(): Promise<void> {
+    return this.#positioned;
   }
 
   position(): Position {
@@ -126,6 +139,7 @@ export class LiveTail implements TailView {
 
   async stop(): Promise<void> {
     this.#stopping.abort();
+    this.#onPositioned();
     clearInterval(this.#lagProbe);
     this.#wake();
     await this.#started?.catch(ignoreError); // a failed start was reported by whoever awaited it
@@ -148,6 +162,7 @@ export class LiveTail implements TailView {
               this.window.reset({ offset: gap.to.offset - 1, epoch: gap.to.epoch });
               this.#deps.gap(gap);
             },
+            onPositioned: () => this.#onPositioned(),
           },
           log.child("tail"),
         );

@@ -13,6 +13,7 @@ import {
   type Registry,
   single,
 } from "../shared/metrics/registry.ts";
+import type { BusReport } from "./buses.ts";
 import type { Lag } from "./lag.ts";
 import type { LiveStats } from "./live.ts";
 import { RECOVERY_SOURCES } from "./recovery.ts";
@@ -33,6 +34,8 @@ export interface TailerSources {
   draining(): boolean;
   /** Both ends of the bus; null when unknown (bus unreachable). */
   busEnds(): Promise<BusEnds | null>;
+  /** What the node read from each bus (tailer/buses.ts). */
+  buses?(): readonly BusReport[];
 }
 
 /** Seconds from the bus accepting a message (its `ts`) to the node sending it to its subscribers. */
@@ -216,6 +219,35 @@ export function createTailerMetrics(registry: Registry = createMetricsRegistry()
       help: "1 while the node drains its clients before stopping, else 0.",
     },
     () => single(sources?.draining() ? 1 : 0),
+  );
+  // Per bus: how much of what the node reads its subscribers need (README "Tail on demand and affinity").
+  const buses = () => sources?.buses?.() ?? [];
+  counterOf(
+    registry,
+    {
+      name: "tailcast_bus_documents_read_total",
+      help: "Documents the node's tails read from bus `bus` (replays to subscribers not counted).",
+      labelNames: ["bus"],
+    },
+    () => buses().map((b) => [{ bus: String(b.index) }, b.read] as const),
+  );
+  counterOf(
+    registry,
+    {
+      name: "tailcast_bus_documents_delivered_total",
+      help: "Of the documents read from bus `bus`, those for a channel with a subscriber on this node.",
+      labelNames: ["bus"],
+    },
+    () => buses().map((b) => [{ bus: String(b.index) }, b.delivered] as const),
+  );
+  gaugeOf(
+    registry,
+    {
+      name: "tailcast_bus_tailing",
+      help: "1 while the node tails bus `bus`, else 0.",
+      labelNames: ["bus"],
+    },
+    () => buses().map((b) => [{ bus: String(b.index) }, b.tailing ? 1 : 0] as const),
   );
   // The bus's ends are read once per scrape for the three gauges below: a scrape starts every
   // metric's collect at once, so the read in flight is shared, and forgotten when it is done.

@@ -1,5 +1,5 @@
 /**
- * A tailer node: wiring and HTTP. The live view of the bus (live.ts) feeds the fan-out of both
+ * A tailer node: wiring and HTTP. The live view of each bus (live.ts, behind buses.ts) feeds the fan-out of both
  * transports (socketio.ts, ws.ts), whose subscribers are served by one session (session.ts). HTTP:
  * health, readiness, /stats, the admin endpoints (admin.ts) and the demo page. The graceful drain is
  * drain.ts. `startTailerNode` is what main.ts runs and what tests
@@ -9,27 +9,26 @@ import { once } from "node:events";
 import type { AddressInfo } from "node:net";
 import { Hono } from "hono";
 import type { TokenVerifier } from "../shared/auth/jwt.ts";
-import { ensureBus } from "../shared/bus/collection.ts";
-import { busHistory } from "../shared/bus/history.ts";
+import { openBusSet } from "../shared/bus/bus-set.ts";
+import { busIndexOf } from "../shared/bus/partition.ts";
 import type { TailerConfig } from "../shared/config.ts";
 import { ErrorCode, errorBody, TailcastError } from "../shared/errors.ts";
 import { advertisedUrl } from "../shared/fleet/heartbeat.ts";
 import { createHttpServer } from "../shared/http-server.ts";
-import { cachedUntilFailure } from "../shared/lazy.ts";
 import type { Logger } from "../shared/log.ts";
 import { startMetricsServer } from "../shared/metrics/expose.ts";
 import { metricsRoutes } from "../shared/metrics/route.ts";
-import { createMongo } from "../shared/mongo.ts";
 import { ignoreError, withTimeout } from "../shared/promises.ts";
 import { adminRoutes } from "./admin.ts";
+import { BusTails } from "./buses.ts";
 import { createConnectionLimit } from "./connection-limit.ts";
 import { DeliveryStats } from "./delivery-stats.ts";
 import { demoRoutes } from "./demo.ts";
 import { type DrainState, NodeDrain } from "./drain.ts";
 import { CompositeFanout, SocketIoFanout } from "./fanout.ts";
 import { tailerFleet } from "./fleet.ts";
-import { LiveTail } from "./live.ts";
 import { createTailerMetrics } from "./metrics.ts";
+import { defaultRecoveryOptions } from "./recovery.ts";
 import { readBusEnds } from "./retention.ts";
 import { SubscriberSessions } from "./session.ts";
 import { defaultStallMs, SlowConsumers } from "./slow-consumer.ts";
@@ -75,23 +74,32 @@ export async function startTailerNode(
   subscribers: TokenVerifier | "off",
   hooks: TailerNodeHooks = {},
 ): Promise<TailerNode> {
-  const mongo = createMongo(config.bus.mongodbUri, config.bus.db, `tailcast-tailer-${config.nodeId}`);
-  const bus = cachedUntilFailure(async () => ensureBus(await mongo.db(), config.bus, log));
+  const set = openBusSet(config.buses, `tailcast-tailer-${config.nodeId}`, log);
+  // Bus 0's deployment also holds the fleet's heartbeats (and bus 0 is the status page's bus).
+  const bus0 = set.buses[0] as (typeof set.buses)[number];
+  const bus = bus0.collection;
   const metrics = createTailerMetrics();
   const delivery = new DeliveryStats(Date.now());
-  const live = new LiveTail({
-    db: () => mongo.db(),
-    bus,
+  const several = set.buses.length > 1;
+  const live = new BusTails({
+    set,
     deliver: (envelope) => {
       fanout.deliver(envelope);
       const sentAt = Date.now();
-      metrics.delivered(envelope, fanout.subscribers(envelope.channel), sentAt);
+      const deliveries = fanout.subscribers(envelope.channel);
+      metrics.delivered(envelope, deliveries, sentAt);
       delivery.record(Date.parse(envelope.ts), sentAt);
+      return deliveries;
     },
-    gap: (gap) => sessions.gap(gap),
+    gap: (gap, index) =>
+      several
+        ? sessions.gap(gap, (channel) => busIndexOf(channel, set.buses.length) === index)
+        : sessions.gap(gap),
     log,
     options: {
-      collection: config.bus.collection,
+      onDemand: several,
+      idleMs: config.tailIdleMs,
+      startWaitMs: defaultRecoveryOptions.catchUpMs,
       awaitMs: config.awaitMs,
       batchSize: config.batchSize,
       recoveryWindow: config.recoveryWindow,
@@ -115,7 +123,7 @@ export async function startTailerNode(
       await new Promise<void>((resolve) => http.close(() => resolve()));
       await metricsServer?.close();
       await leaving;
-      await withTimeout(mongo.close(), STOP_TAIL_MS).catch(ignoreError); // exiting: nothing waits on it
+      await withTimeout(set.close(), STOP_TAIL_MS).catch(ignoreError); // exiting: nothing waits on it
     })());
   const drain = new NodeDrain({ config: config.drain, connections: () => sessions, stop, log });
   const startDrain = (reason: string): Promise<void> => {
@@ -144,6 +152,7 @@ export async function startTailerNode(
         ...sessions.outbound(),
       },
       ...live.snapshot(),
+      buses: live.reports(),
       draining: drain.state(),
     }),
   );
@@ -156,7 +165,7 @@ export async function startTailerNode(
   app.route("/", demoRoutes(config, subscribers === "off"));
   const fleet = tailerFleet({
     config,
-    db: () => mongo.db(),
+    db: () => bus0.mongo.db(),
     bus,
     live,
     delivery,
@@ -184,8 +193,7 @@ export async function startTailerNode(
     },
   );
   const sessions = new SubscriberSessions({
-    history: busHistory(bus),
-    tail: live,
+    buses: live,
     limits: config.limits,
     subscribers,
     maxSubscriptions: config.maxSubscriptions,
@@ -224,6 +232,7 @@ export async function startTailerNode(
     ready,
     draining: () => drain.draining,
     busEnds: async () => readBusEnds(await bus(), STOP_TAIL_MS),
+    buses: () => live.reports(),
   });
   const metricsServer = await startMetricsServer(metrics.registry, config.metrics, config.host);
 

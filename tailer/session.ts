@@ -14,7 +14,8 @@
  *      than the limit                                   forbidden, invalid_request
  *   3. the connection, and the token's subject across
  *      its connections, are within the subscribe rate   rate_limited (retry after)
- *   4. the node knows its position on the bus           bus_unavailable (retry)
+ *   4. the node knows its position on the channel's bus
+ *      (a tail opened on demand for it is waited for)   bus_unavailable (retry)
  *   5. recovery from `since` (recovery.ts), then the join to the live stream, which re-checks the
  *      token: a refresh during the replay that no longer allows the channel makes it `forbidden`.
  * Refusals that can never succeed come before the one worth retrying, so a client is never sent
@@ -86,9 +87,44 @@ export interface LiveView extends TailView {
   ready(): boolean;
 }
 
+/**
+ * A subscription's hold on its channel's bus (tailer/buses.ts): the bus's tail and history, kept open
+ * until released. A tail opened on demand for it may not know its position yet.
+ */
+export interface ChannelHold {
+  readonly tail: LiveView;
+  readonly history: BusHistory;
+  /** True when the tail was opened on demand and may still be starting: wait for `started`, do not refuse yet. */
+  readonly opening: boolean;
+  /** Resolves once the tail knows its position, or the wait for it gave up (`tail.ready()` says which). */
+  started(): Promise<void>;
+  /** Idempotent. */
+  release(): void;
+}
+
+/** Where each channel's bus is, when the node has several (tailer/buses.ts). */
+export interface BusRouter {
+  hold(channel: string): ChannelHold;
+}
+
+/** One bus, tailed for good: every channel's hold is the same tail and history, and holds nothing. */
+export function singleBus(tail: LiveView, history: BusHistory): BusRouter {
+  const hold: ChannelHold = {
+    tail,
+    history,
+    opening: false,
+    started: () => Promise.resolve(),
+    release: () => {},
+  };
+  return { hold: () => hold };
+}
+
 export interface SessionDeps {
-  history: BusHistory;
-  tail: LiveView;
+  /** The bus of every channel, tailed for good, when `buses` is not given. */
+  history?: BusHistory;
+  tail?: LiveView;
+  /** Routes each channel to its bus (several buses, tails on demand); else `tail` and `history`. */
+  buses?: BusRouter;
   limits: MessageLimits;
   subscribers: TokenVerifier | "off";
   maxSubscriptions: number;
@@ -107,15 +143,23 @@ export interface SessionDeps {
 const cancelled = () =>
   new TailcastError(ErrorCode.invalidRequest, "Cancelled by a later request for the same channel.");
 
+function routerOf(deps: SessionDeps): BusRouter {
+  if (deps.buses) return deps.buses;
+  if (deps.tail && deps.history) return singleBus(deps.tail, deps.history);
+  throw new TypeError("SubscriberSessions needs `buses`, or `tail` and `history`");
+}
+
 /** Every subscriber session of the node, on both transports. */
 export class SubscriberSessions {
   readonly #deps: SessionDeps;
+  readonly #buses: BusRouter;
   readonly #open = new Set<SubscriberSession>();
   /** Subscribe buckets per token subject, shared by that subject's connections. */
   readonly #subjects = createRateLimiter();
 
   constructor(deps: SessionDeps) {
     this.#deps = deps;
+    this.#buses = routerOf(deps);
   }
 
   get size(): number {
@@ -141,10 +185,11 @@ export class SubscriberSessions {
   /**
    * The node's tail skipped messages (eviction, a new epoch, a rollback): every subscriber is told, for
    * each channel it has joined, before the first message after the hole reaches it (README
-   * "Guarantees", G5). Which channels the lost messages were on is unknown, so all are told.
+   * "Guarantees", G5). Which channels the lost messages were on is unknown, so all are told — all of
+   * the bus that had the hole (`inBus`), when the node tails several.
    */
-  gap(gap: TailGap): void {
-    for (const session of this.#open) session.gap(gap);
+  gap(gap: TailGap, inBus?: (channel: string) => boolean): void {
+    for (const session of this.#open) session.gap(gap, inBus);
   }
 
   /**
@@ -165,7 +210,7 @@ export class SubscriberSessions {
       release();
       throw err;
     }
-    const session = new SubscriberSession(this.#deps, transport, access, this.#subjects, () => {
+    const session = new SubscriberSession(this.#deps, this.#buses, transport, access, this.#subjects, () => {
       release();
       this.#open.delete(session);
     });
@@ -176,6 +221,7 @@ export class SubscriberSessions {
 
 export class SubscriberSession {
   readonly #deps: SessionDeps;
+  readonly #buses: BusRouter;
   readonly #transport: SessionTransport;
   readonly #access: ConnectionAccess;
   readonly #onClose: () => void;
@@ -188,6 +234,8 @@ export class SubscriberSession {
    * racing it.
    */
   readonly #subs = new Map<string, symbol>();
+  /** Channel → the release of its hold on the channel's bus (one per channel in #subs). */
+  readonly #holds = new Map<string, () => void>();
   #closed = false;
   /** Names this connection in the node's logs (README "Logs"). */
   readonly id = randomBytes(6).toString("base64url");
@@ -197,12 +245,14 @@ export class SubscriberSession {
 
   constructor(
     deps: SessionDeps,
+    buses: BusRouter,
     transport: SessionTransport,
     access: ConnectionAccess,
     subjects: RateLimiter,
     onClose: () => void,
   ) {
     this.#deps = deps;
+    this.#buses = buses;
     this.#transport = transport;
     this.#access = access;
     this.#subjects = subjects;
@@ -237,10 +287,12 @@ export class SubscriberSession {
     }
   }
 
-  /** Tells this connection about a hole in the node's tail, for each channel it has joined. */
-  gap({ from, to, missed }: TailGap): void {
+  /** Tells this connection about a hole in the node's tail, for each channel it has joined (of that bus). */
+  gap({ from, to, missed }: TailGap, inBus?: (channel: string) => boolean): void {
     if (this.#closed || !this.#transport.connected()) return;
-    for (const channel of this.#access.channels) this.#transport.gap({ channel, from, to, missed });
+    for (const channel of this.#access.channels) {
+      if (inBus === undefined || inBus(channel)) this.#transport.gap({ channel, from, to, missed });
+    }
   }
 
   /** The node is draining (tailer/drain.ts): tells this connection to move; true the first time it is told. */
@@ -256,21 +308,32 @@ export class SubscriberSession {
     this.#closed = true;
     for (const channel of this.#subs.keys()) this.#transport.leave(channel);
     this.#subs.clear();
+    for (const release of this.#holds.values()) release();
+    this.#holds.clear();
     this.#access.close();
     this.#onClose();
     this.log.debug("client disconnected");
   }
 
   async #subscribe(body: unknown): Promise<SubscribedReply> {
-    const { tail, history, limits } = this.#deps;
+    const { limits } = this.#deps;
     const { channel, since } = parseSubscribe(body, limits);
     this.#access.admit(channel, this.#subs);
     this.#takeSubscribe();
-    if (!tail.ready()) throw notReady();
+    const hold = this.#buses.hold(channel);
+    const { tail, history } = hold;
+    if (!tail.ready() && !hold.opening) {
+      hold.release();
+      throw notReady();
+    }
     // A repeated subscribe starts over: leave first, so a replay never doubles the live stream.
     this.#transport.leave(channel);
     const token = Symbol(channel);
     this.#subs.set(channel, token);
+    // The new hold is taken before the previous one of the channel goes, so the bus never looks idle.
+    const previous = this.#holds.get(channel);
+    this.#holds.set(channel, hold.release);
+    previous?.();
     // A refresh may narrow the token while the replay runs: nothing more is emitted, nor joined, for a
     // channel the current token no longer allows.
     const current = () =>
@@ -291,6 +354,21 @@ export class SubscriberSession {
       drained: () => this.#transport.drained(),
       backlogged: () => this.#transport.pending() > this.#deps.replayBudget,
     };
+    if (!tail.ready()) {
+      // The channel's bus is being tailed for this subscribe (tail on demand): wait until its tail knows
+      // where it starts. Joining there, or replaying up to there from the bus, misses nothing after it.
+      try {
+        await hold.started();
+        if (!tail.ready()) throw notReady();
+        if (!current()) {
+          this.#access.authorize(channel);
+          throw cancelled();
+        }
+      } catch (err) {
+        if (this.#subs.get(channel) === token) this.#drop(channel);
+        throw err;
+      }
+    }
     if (since === null) {
       target.join();
       const { offset, epoch } = tail.position();
@@ -333,6 +411,12 @@ export class SubscriberSession {
     this.#transport.leave(channel);
     this.#subs.delete(channel);
     this.#access.channels.delete(channel);
+    this.#release(channel);
+  }
+
+  #release(channel: string): void {
+    this.#holds.get(channel)?.();
+    this.#holds.delete(channel);
   }
 
   async #refresh(body: unknown): Promise<RefreshedReply> {
@@ -340,6 +424,7 @@ export class SubscriberSession {
     for (const channel of revoked) {
       this.#transport.leave(channel);
       this.#subs.delete(channel);
+      this.#release(channel);
     }
     return { type: "refreshed", expiresAt, revoked };
   }

@@ -5,6 +5,7 @@
  *
  *   npx tsx infra/lb/haproxy-config.ts --bind :80 --server rt1=10.0.0.11:8081 --server rt2=10.0.0.12:8081
  *     [--check-interval-ms 2000] [--stats-socket /run/haproxy/admin.sock] [--stats-bind :8404] [--docker-dns]
+ *     [--affinity]
  */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -38,6 +39,11 @@ export interface HaproxyOptions {
   dockerDns?: boolean;
   /** The `bind` argument of the stats / Prometheus frontend. */
   statsBind?: string;
+  /**
+   * Channel affinity: the `tailers` backend hashes the `channel` query parameter (consistently) instead
+   * of balancing by least connections (README "Tail on demand and affinity").
+   */
+  affinity?: boolean;
 }
 
 export class HaproxyConfigError extends Error {
@@ -51,6 +57,8 @@ export class HaproxyConfigError extends Error {
 const SERVER_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 const ADDRESS = /^[A-Za-z0-9_.-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$/;
 const DOCKER_DNS = " resolvers docker init-addr last,libc,none";
+/** The `tailers` backend's balancing with channel affinity (the client's `affinity` option sets the parameter). */
+export const AFFINITY_BALANCE = ["balance url_param channel", "hash-type consistent"] as const;
 
 function checkOptions(o: HaproxyOptions): void {
   if (o.servers.length === 0) throw new HaproxyConfigError("at least one tailer server is needed");
@@ -99,6 +107,9 @@ export function renderHaproxyConfig(template: string, o: HaproxyOptions): string
   if (o.statsSocket) {
     lines = replaceIn(lines, "global", "stats", `stats socket ${o.statsSocket} mode 600 level admin`);
   }
+  if (o.affinity) {
+    lines = replaceIn(lines, "backend tailers", "balance", AFFINITY_BALANCE.join("\n    "));
+  }
   const c = o.check ?? { intervalMs: 2000, fall: 2, rise: 2 };
   lines = replaceIn(
     lines,
@@ -127,6 +138,7 @@ function main(): void {
       server: { type: "string", multiple: true, default: [] },
       "check-interval-ms": { type: "string", default: "2000" },
       "docker-dns": { type: "boolean", default: false },
+      affinity: { type: "boolean", default: false },
       "stats-socket": { type: "string" },
       "stats-bind": { type: "string" },
     },
@@ -140,6 +152,7 @@ function main(): void {
     servers,
     check: { intervalMs: Number(values["check-interval-ms"]), fall: 2, rise: 2 },
     dockerDns: values["docker-dns"],
+    affinity: values.affinity,
     ...(values["stats-socket"] ? { statsSocket: values["stats-socket"] } : {}),
     ...(values["stats-bind"] ? { statsBind: values["stats-bind"] } : {}),
   });

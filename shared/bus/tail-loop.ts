@@ -37,6 +37,8 @@ export interface TailEvents {
   onMessage(envelope: Envelope, bytes: number): void;
   /** Messages were evicted before this node read them (G5), or the bus was recreated. */
   onGap?(gap: { from: Position; to: Position; missed: number | null }): void;
+  /** The tail knows where it starts: read from the live end of the bus (not called when `from` was given). */
+  onPositioned?(position: Position): void;
 }
 
 export interface TailStats {
@@ -134,6 +136,7 @@ export class BusTail {
       if (newest === null) throw new Error(`bus ${collection} is empty or missing`);
       this.#position = { offset: newest.offset, epoch: newest.epoch };
       this.#log.info("tailing from the live end", { position: this.#position });
+      this.#events.onPositioned?.(this.#position);
     }
     const signal = this.#abort.signal;
     const found = await this.#db.command(

@@ -13,6 +13,7 @@ import { freePort } from "../../infra/devdb/launcher.ts";
 import { type ServerProcess, spawnServer } from "../../infra/devdb/server-process.ts";
 import {
   HAPROXY_TEMPLATE,
+  type HaproxyOptions,
   type HealthCheck,
   renderHaproxyConfig,
   type TailerServer,
@@ -54,6 +55,7 @@ export async function startHaproxy(
   binary: string,
   servers: TailerServer[],
   check: HealthCheck = FAST_CHECKS,
+  options: Pick<HaproxyOptions, "affinity"> = {},
 ): Promise<Haproxy> {
   const dir = await mkdtemp(join(tmpdir(), "tailcast-haproxy-"));
   const socket = join(dir, "admin.sock");
@@ -64,6 +66,7 @@ export async function startHaproxy(
     statsSocket: socket,
     servers,
     check,
+    ...options,
   });
   const file = join(dir, "haproxy.cfg");
   await writeFile(file, config);

@@ -95,6 +95,7 @@ describe("defaults from an empty environment", () => {
       metrics: { port: undefined, token: undefined },
       heartbeatMs: 5000,
       maxPendingBytes: 1024 * 1024,
+      tailIdleMs: 30_000,
     });
   });
 

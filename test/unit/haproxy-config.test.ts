@@ -3,10 +3,14 @@
  * fleet, the timeouts outlast the heartbeats the tailer actually uses (read from its code and config),
  * and the health check asks the path the tailer serves.
  */
-import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { HAPROXY_TEMPLATE, HaproxyConfigError, renderHaproxyConfig } from "../../infra/lb/haproxy-config.ts";
 import { pathsServed, tailerHeartbeats } from "../helpers/deploy-code.ts";
+import { findHaproxy } from "../helpers/haproxy.ts";
 
 const template = readFileSync(HAPROXY_TEMPLATE, "utf8");
 
@@ -86,5 +90,54 @@ describe("HAProxy config", () => {
   it("health checks ask /readyz, which the tailer serves", () => {
     expect(template).toMatch(/http-check send meth GET uri \/readyz /);
     expect([...pathsServed("tailer")]).toContain("/readyz");
+  });
+});
+
+describe("HAProxy config with channel affinity", () => {
+  const servers = [
+    { name: "rt1", address: "127.0.0.1:9001" },
+    { name: "rt2", address: "127.0.0.1:9002" },
+  ];
+  const section = (config: string, name: string) => {
+    const start = config.indexOf(`\n${name}\n`);
+    const end = config.indexOf("\n\n", start + 1);
+    return config.slice(start, end);
+  };
+
+  it("hashes the `channel` query parameter consistently in the tailers backend only; the default stays leastconn", () => {
+    const plain = renderHaproxyConfig(template, { bind: ":80", servers });
+    expect(section(plain, "backend tailers")).toMatch(/^ {4}balance leastconn$/m);
+    const config = renderHaproxyConfig(template, { bind: ":80", servers, affinity: true });
+    const tailers = section(config, "backend tailers");
+    expect(tailers).toMatch(/^ {4}balance url_param channel\n {4}hash-type consistent$/m);
+    expect(tailers).not.toMatch(/^ {4}balance leastconn$/m);
+    expect(section(config, "backend tailers_polling")).toMatch(/^ {4}balance leastconn$/m);
+  });
+
+  it("is a configuration HAProxy accepts (with Debian's haproxy on PATH)", (ctx) => {
+    const found = findHaproxy();
+    if ("missing" in found) {
+      console.warn(`skipped: ${found.missing}`);
+      ctx.skip();
+      return;
+    }
+    const dir = mkdtempSync(join(tmpdir(), "tailcast-haproxy-check-"));
+    try {
+      const file = join(dir, "haproxy.cfg");
+      const socket = join(dir, "admin.sock");
+      writeFileSync(
+        file,
+        renderHaproxyConfig(template, {
+          bind: "127.0.0.1:18080",
+          servers,
+          affinity: true,
+          statsSocket: socket,
+        }),
+      );
+      const out = execFileSync(found.path, ["-c", "-f", file], { stdio: "pipe" }).toString();
+      expect(out).toMatch(/valid/i);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
