@@ -1,7 +1,15 @@
 /** `npm run bench [-- --quick] [--only a,b] [--bus-docs N] [--profile] [--out DIR]`, validated once. */
 import { parseArgs } from "node:util";
 
-export const SCENARIOS = ["floor", "tailcast", "classic", "redis", "fanout", "recovery"] as const;
+export const SCENARIOS = [
+  "floor",
+  "tailcast",
+  "classic",
+  "redis",
+  "fanout",
+  "recovery",
+  "partitioned",
+] as const;
 export type ScenarioId = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {

@@ -45,6 +45,14 @@ export interface RecoveryResult {
   error?: string;
 }
 
+/** Partitioned buses (bench/scenarios/partitioned.ts). */
+export interface PartitionedResult {
+  /** Documents each tailer read while the same messages were published, with 1 bus and with several. */
+  reads: Array<{ buses: number; tailer: number; read: number; perBus: number[]; published: number }>;
+  /** Acknowledged messages per second through one ingest process (batches over every channel). */
+  publish: Array<{ buses: number; rate: number }>;
+}
+
 export interface TargetResult {
   id: string;
   what: string;
@@ -66,6 +74,7 @@ export interface BenchResults {
   rigs: RigResult[];
   fanout: FanoutResult[];
   recovery: RecoveryResult[];
+  partitioned?: PartitionedResult;
   skipped: Array<{ scenario: string; reason: string }>;
   targets: TargetResult[];
 }

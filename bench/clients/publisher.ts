@@ -43,6 +43,8 @@ const config = childConfig<PublisherConfig>();
 async function setup(): Promise<{
   send: Send;
   batch?: (channel: number, payloads: BenchPayload[]) => Promise<void>;
+  /** One request with messages for several channels (each payload's own `c`). */
+  mixed?: (payloads: BenchPayload[]) => Promise<void>;
   close(): Promise<void>;
 }> {
   if (config.kind === "http") {
@@ -79,6 +81,13 @@ async function setup(): Promise<{
           "/v1/messages",
           JSON.stringify({
             messages: payloads.map((data) => ({ channel: channelName(c), event: "message", data })),
+          }),
+        ),
+      mixed: (payloads) =>
+        post(
+          "/v1/messages",
+          JSON.stringify({
+            messages: payloads.map((data) => ({ channel: channelName(data.c), event: "message", data })),
           }),
         ),
       close: async () => agent.destroy(),
@@ -154,4 +163,44 @@ async function burst(req: { step: number; count: number; channel: number; batch:
   return { sent: q, elapsedMs: nowMs() - started };
 }
 
-serve({ run, burst }, () => io.close());
+/**
+ * As many messages as `inFlight` concurrent batch requests of `batch` messages take in `durationMs`,
+ * each batch spread over `channels` channels round robin (with several buses, one request writes to
+ * several buses). Returns the acknowledged count; a refused request counts nothing.
+ */
+async function flood(req: {
+  step: number;
+  durationMs: number;
+  channels: number;
+  batch: number;
+  inFlight: number;
+}) {
+  if (!io.mixed) throw new Error("flood needs the http publisher");
+  const mixed = io.mixed;
+  const started = nowMs();
+  const seqs = new Array<number>(req.channels).fill(0);
+  let n = 0;
+  let acked = 0;
+  let failed = 0;
+  const loop = async () => {
+    while (nowMs() - started < req.durationMs) {
+      const payloads: BenchPayload[] = [];
+      for (let i = 0; i < req.batch; i++, n++) {
+        const c = n % req.channels;
+        const q = seqs[c] as number;
+        seqs[c] = q + 1;
+        payloads.push({ s: req.step, c, q, t: nowMs(), p: PADDING });
+      }
+      try {
+        await mixed(payloads);
+        acked += payloads.length;
+      } catch {
+        failed += payloads.length;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: req.inFlight }, loop));
+  return { acked, failed, elapsedMs: nowMs() - started };
+}
+
+serve({ run, burst, flood }, () => io.close());

@@ -32,7 +32,7 @@ const TRANSPORT: Record<FanoutServer, Transport> = {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Server {
+export interface Server {
   kind: FanoutServer;
   url: string;
   pid: number;
@@ -188,7 +188,7 @@ async function startServer(
 }
 
 /** One burst of `messages` to every client; deliveries/s from the first arrival to the last. */
-async function burstOnce(
+export async function burstOnce(
   s: Server,
   clients: BenchChild[],
   messages: number,

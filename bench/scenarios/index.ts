@@ -6,6 +6,7 @@ import { startClassic } from "./classic.ts";
 import type { BenchContext } from "./common.ts";
 import { runFanout } from "./fanout.ts";
 import { startFloor } from "./floor.ts";
+import { runPartitioned } from "./partitioned.ts";
 import { runRecovery } from "./recovery.ts";
 import { redisUnavailable, startRedis } from "./redis.ts";
 import { startTailcast } from "./tailcast.ts";
@@ -70,5 +71,17 @@ export async function runScenarios(ctx: BenchContext, results: BenchResults): Pr
   if (selected.has("recovery")) {
     ctx.log(`\n[recovery] replaying k missed messages with \`since\` ${at()}`);
     results.recovery = await runRecovery(ctx);
+  }
+  if (selected.has("partitioned")) {
+    ctx.log(
+      `\n[partitioned] documents read per tailer (1 bus vs 4 with affinity by bus), publish rate for 1, 2, 4 buses ${at()}`,
+    );
+    try {
+      results.partitioned = await runPartitioned(ctx);
+    } catch (err) {
+      const message = err instanceof Error ? (err.message.split("\n")[0] ?? "") : String(err);
+      ctx.log(`  failed: ${message}`);
+      results.skipped.push({ scenario: "partitioned", reason: `failed: ${message}` });
+    }
   }
 }
