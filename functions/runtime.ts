@@ -130,11 +130,15 @@ export function createIngestRuntime(
     writer: async (index = 0) => writers[index] as BusWriter,
     busOf: (channel) => buses.forChannel(channel).index,
     idempotency,
-    // Every bus, at once; bounded here, not only by the driver: a probe that hangs on server selection
-    // is a failed probe.
+    // Ready while at least one bus answers (with one bus: the bus). A dead deployment stalls only its
+    // own channels (503 on them), and every instance shares it: taking instances out of rotation for it
+    // would stop the healthy buses too (README "Partitioned buses"). Bounded here, not only by the
+    // driver: a probe that hangs on server selection is a failed probe.
     ready: () =>
       withTimeout(
-        Promise.all(buses.buses.map(busReady)).then(() => undefined),
+        Promise.any(buses.buses.map(busReady)).catch((err: AggregateError) => {
+          throw err.errors[0];
+        }),
         READY_TIMEOUT_MS,
       ),
     limits: config.limits,

@@ -150,7 +150,9 @@ export class BusTails implements BusRouter {
   live(): boolean {
     if (this.#stopping) return false;
     if (this.#demand === null) return this.#buses.every((b) => b.live?.live() === true);
-    return this.#buses.every((b) => b.live?.live() === true || b.reachable);
+    // At least one bus: a dead deployment stalls only its channels, and every node shares it (README
+    // "Tail on demand and affinity").
+    return this.#buses.some((b) => b.live?.live() === true || b.reachable);
   }
 
   /** Every bus, for /stats `buses` and the per-bus metrics. */
