@@ -3,8 +3,7 @@
  * from its heartbeat (shared/fleet/nodes.ts), the bus from its oldest and newest documents, and the
  * serving node's publish rate. Pure: tailer/status-routes.ts reads the inputs.
  */
-import type { LatencySummary, NodeDoc, NodeRole } from "../shared/fleet/nodes.ts";
-import type { Position } from "../shared/offsets.ts";
+import type { NodeDoc, NodeReport, NodeRole } from "../shared/fleet/nodes.ts";
 
 export interface BusEnd {
   offset: number;
@@ -46,7 +45,8 @@ export interface BusStatus {
   retentionSeconds: number | null;
 }
 
-export interface NodeStatus {
+/** A node's row: what it reported on its last heartbeat, with times as ISO strings for JSON. */
+export interface NodeStatus extends Omit<NodeReport, "lastError"> {
   id: string;
   role: NodeRole;
   /** The node serving this status. */
@@ -57,15 +57,6 @@ export interface NodeStatus {
   uptimeSeconds: number;
   /** Milliseconds since the node's last heartbeat. */
   beatAgeMs: number;
-  connections: number;
-  subscriptions: number | null;
-  live: boolean | null;
-  position: Position | null;
-  lag: { offsets: number; ms: number } | null;
-  gaps: number | null;
-  missed: number | null;
-  publishRate: number | null;
-  delivery: LatencySummary | null;
   lastError: { message: string; at: string } | null;
 }
 

@@ -7,10 +7,7 @@
  * totals are a lower bound of what separate MongoDB replica sets would take (docs/scale.md).
  * Writes bench-results/capacity-bus-rate-<time>.json.
  */
-import { mkdir, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { REPO_ROOT } from "../../infra/devdb/ferretdb-build.ts";
 import { startDevDb } from "../../infra/devdb/launcher.ts";
 import { busCollectionName } from "../../shared/bus/partition.ts";
 import { machineInfo } from "../machine.ts";
@@ -19,6 +16,7 @@ import { Stack, stopEverything } from "../rig.ts";
 import { BUS_SIZE_BYTES, dbName, dropOnStop } from "../scenarios/common.ts";
 import { cpuSeconds } from "../sysstat.ts";
 import type { BusWriterConfig, WriteRequest, WriteResult } from "./bus-writer.ts";
+import { writeCapacityReport } from "./report.ts";
 
 interface Case {
   id: string;
@@ -159,11 +157,8 @@ async function main(): Promise<void> {
           (r.firstError ? `\n  first error: ${r.firstError}` : ""),
       );
     }
-    const outDir = resolve(REPO_ROOT, "bench-results");
-    await mkdir(outDir, { recursive: true });
-    const file = join(outDir, `capacity-bus-rate-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
     const command = `npx tsx bench/capacity/bus-rate.ts --seconds ${seconds}`;
-    await writeFile(file, JSON.stringify({ command, machine, seconds, results }, null, 2));
+    const file = await writeCapacityReport("bus-rate", { command, machine, seconds, results });
     say(`report: ${file}`);
   } finally {
     await shared.stop();

@@ -9,8 +9,6 @@
  * run and a settle time after it, divided into the acknowledged messages.
  * Writes bench-results/capacity-message-cost-<time>.json.
  */
-import { mkdir, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { REPO_ROOT } from "../../infra/devdb/ferretdb-build.ts";
 import { startDevDb } from "../../infra/devdb/launcher.ts";
@@ -30,6 +28,7 @@ import {
   tailerOptions,
 } from "../scenarios/common.ts";
 import { cpuSeconds } from "../sysstat.ts";
+import { writeCapacityReport } from "./report.ts";
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -129,11 +128,8 @@ async function main(): Promise<void> {
       }
       return acked;
     });
-    const outDir = resolve(REPO_ROOT, "bench-results");
-    await mkdir(outDir, { recursive: true });
-    const file = join(outDir, `capacity-message-cost-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
     const command = `npx tsx bench/capacity/message-cost.ts --seconds ${seconds}`;
-    await writeFile(file, JSON.stringify({ command, machine, results }, null, 2));
+    const file = await writeCapacityReport("message-cost", { command, machine, results });
     say(`report: ${file}`);
   } finally {
     await stack.stop();

@@ -11,8 +11,6 @@
  *   the publish to the last delivery.
  * Writes bench-results/capacity-per-connection-<time>.json.
  */
-import { mkdir, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { REPO_ROOT } from "../../infra/devdb/ferretdb-build.ts";
 import { freePort, startDevDb } from "../../infra/devdb/launcher.ts";
@@ -34,6 +32,7 @@ import { burstOnce } from "../scenarios/fanout.ts";
 import { lost } from "../stats.ts";
 import { cpuSeconds, rssBytes } from "../sysstat.ts";
 import { collectGarbage } from "./inspector-gc.ts";
+import { writeCapacityReport } from "./report.ts";
 
 const SETTLE_MS = 3_000;
 const CHANNEL = 0;
@@ -203,14 +202,8 @@ async function main(): Promise<void> {
           `${Math.round(rates[Math.floor(rates.length / 2)] ?? Number.NaN).toLocaleString("en-US")}`,
       );
     }
-    const outDir = resolve(REPO_ROOT, "bench-results");
-    await mkdir(outDir, { recursive: true });
-    const file = join(
-      outDir,
-      `capacity-per-connection-${new Date().toISOString().replace(/[:.]/g, "-")}.json`,
-    );
     const command = `npx tsx bench/capacity/per-connection.ts --clients ${counts.join(",")} --messages ${messages} --bursts ${bursts}`;
-    await writeFile(file, JSON.stringify({ command, machine, results }, null, 2));
+    const file = await writeCapacityReport("per-connection", { command, machine, results });
     say(`report: ${file}`);
   } finally {
     await shared.stop();

@@ -1,0 +1,16 @@
+/** Where every capacity script leaves its figures: `bench-results/capacity-<name>-<time>.json`. */
+import { mkdir, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { REPO_ROOT } from "../../infra/devdb/ferretdb-build.ts";
+
+/** Writes `report` (with the command that reproduces it) and returns the file's path. */
+export async function writeCapacityReport(
+  name: string,
+  report: { command: string; [key: string]: unknown },
+): Promise<string> {
+  const outDir = resolve(REPO_ROOT, "bench-results");
+  await mkdir(outDir, { recursive: true });
+  const file = join(outDir, `capacity-${name}-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+  await writeFile(file, JSON.stringify(report, null, 2));
+  return file;
+}
