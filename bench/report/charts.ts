@@ -11,7 +11,8 @@ export interface ChartSpec {
   config: Record<string, unknown>;
 }
 
-const PALETTE = [
+/** Series colours, shared by every report's charts. */
+export const PALETTE = [
   "#2563eb",
   "#dc2626",
   "#16a34a",

@@ -2,6 +2,8 @@
  * The soak's report: its results type, the console lines, and a self-contained HTML page with the
  * charts (Chart.js inlined as in bench/report/html.ts), from which the plot (docs/soak.png) is taken.
  */
+
+import { PALETTE } from "../report/charts.ts";
 import { chartLibrary, DRAW, escapeHtml, STYLE, scriptJson } from "../report/html.ts";
 import type { MachineInfo } from "../results.ts";
 import type { Summary } from "../stats.ts";
@@ -100,18 +102,6 @@ export function summaryLines(r: SoakResults): string[] {
   lines.push(r.pass ? "PASS" : `MISS: ${r.misses.join("; ")}`);
   return lines;
 }
-
-const PALETTE = [
-  "#2563eb",
-  "#dc2626",
-  "#16a34a",
-  "#9333ea",
-  "#ea580c",
-  "#0891b2",
-  "#ca8a04",
-  "#4b5563",
-  "#db2777",
-];
 
 function lineChart(title: string, yTitle: string, series: Array<{ label: string; points: Point[] }>) {
   return {
