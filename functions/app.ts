@@ -33,7 +33,7 @@ export interface IngestAppDeps {
   /** The index of the bus `channel` lives in (shared/bus/partition.ts); all in bus 0 without it. */
   busOf?: (channel: string) => number;
   idempotency: () => Promise<IdempotencyStore>;
-  /** Resolves when every bus answers, throws when one does not. */
+  /** Resolves when the bus answers (several buses: at least one), throws when none does. */
   ready: () => Promise<void>;
   limits: MessageLimits;
   maxBodyBytes: number;

@@ -42,9 +42,9 @@ export interface TailerNode {
   metricsPort: number | null;
   /** Rejects if the node cannot tail the bus at all (misconfiguration); never resolves otherwise. */
   fatal: Promise<never>;
-  /** Stops at once (clients get /ws 1001, a Socket.IO disconnect). Idempotent. */
-  /** What /readyz answers: a live cursor on the bus, and not stopping. */
+  /** What /readyz answers: a live cursor on the bus (several buses: at least one answers), not draining or stopping. */
   ready(): boolean;
+  /** Stops at once (clients get /ws 1001, a Socket.IO disconnect). Idempotent. */
   stop(): Promise<void>;
   /** Begins the graceful drain (README "Drain"), or joins the one under way; resolves once the node has stopped. */
   drain(reason: string): Promise<void>;
