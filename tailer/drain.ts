@@ -98,8 +98,11 @@ export class NodeDrain {
         await delay(Math.max(1, tellAt(this.#told, queue.length, config.windowMs) - elapsed()));
       }
     }
-    const rest = config.windowMs - elapsed();
-    if (rest > 0) await delay(rest);
+    // A timer is due against the event loop's cached clock, so it can fire a little before `elapsed()`
+    // says the window is over: wait again until it is.
+    for (let rest = config.windowMs - elapsed(); rest > 0; rest = config.windowMs - elapsed()) {
+      await delay(Math.ceil(rest));
+    }
     let late = 0;
     for (const connection of connections()) if (connection.moveOn()) late++;
     log.info("drain window over; stopping", { told: this.#told, late });

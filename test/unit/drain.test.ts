@@ -167,10 +167,11 @@ describe("NodeDrain", () => {
     await run;
 
     const told = [...open].filter((c) => c !== stillConnecting).map((c) => c.toldAt as number);
-    // Timers never fire early: each connection was told no earlier than its turn.
-    for (const [i, at] of told.entries()) expect(at).toBeGreaterThanOrEqual(tellAt(i, 8, windowMs) - 1);
-    expect(stillConnecting.toldAt).toBeGreaterThanOrEqual(windowMs - 1);
-    expect(stoppedAt).toBeGreaterThanOrEqual(windowMs - 1);
+    // A timer can fire before performance.now() says it is due; the drain checks its clock again, so
+    // each connection is told no earlier than its turn.
+    for (const [i, at] of told.entries()) expect(at).toBeGreaterThanOrEqual(tellAt(i, 8, windowMs));
+    expect(stillConnecting.toldAt).toBeGreaterThanOrEqual(windowMs);
+    expect(stoppedAt).toBeGreaterThanOrEqual(windowMs);
     expect(stoppedAt).toBeGreaterThanOrEqual(stillConnecting.toldAt as number);
     expect(drain.state()).toMatchObject({ clients: 8, remaining: 0 });
   });
@@ -188,6 +189,6 @@ describe("NodeDrain", () => {
     const began = performance.now();
     await drain.start("test");
     expect(stopped).toBe(true);
-    expect(performance.now() - began).toBeGreaterThanOrEqual(49);
+    expect(performance.now() - began).toBeGreaterThanOrEqual(50);
   });
 });
