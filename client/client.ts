@@ -55,6 +55,7 @@ interface Sub {
   channel: string;
   handler: MessageHandler;
   position: Position | null;
+  presence: boolean;
 }
 
 interface Session {
@@ -111,7 +112,12 @@ class TailcastClient implements Client {
     if (this.#stop.signal.aborted) throw new Error("tailcast client: closed");
     if (this.#subs.has(channel)) throw new Error(`tailcast client: already subscribed to ${channel}`);
     const since = options.since ?? null;
-    const sub: Sub = { channel, handler, position: since && { offset: since.offset, epoch: since.epoch } };
+    const sub: Sub = {
+      channel,
+      handler,
+      position: since && { offset: since.offset, epoch: since.epoch },
+      presence: options.presence === true,
+    };
     this.#subs.set(channel, sub);
     const session = this.#session;
     if (session !== null) {
@@ -221,6 +227,10 @@ class TailcastClient implements Client {
           gap: (notice) => {
             if (session !== null && this.#session === session) this.#gap(notice);
           },
+          presence: (update) => {
+            if (session !== null && this.#session === session && this.#subs.get(update.channel)?.presence)
+              this.#events.emit("presence", update);
+          },
           refused: (code, message) => this.#events.emit("error", { channel: null, error: { code, message } }),
           draining: () => {
             drained = true;
@@ -270,7 +280,7 @@ class TailcastClient implements Client {
 
   async #subscribeOn(session: Session, sub: Sub): Promise<SubscribeOutcome> {
     const since = sub.position;
-    const ack = await session.conn.subscribe(sub.channel, since);
+    const ack = await session.conn.subscribe(sub.channel, since, sub.presence);
     // Unsubscribed, or the session ended, while waiting: nothing to record.
     if (this.#subs.get(sub.channel) !== sub || this.#session !== session) return "ok";
     if (!ack.ok) {

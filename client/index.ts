@@ -16,6 +16,7 @@ export type {
   MessageHandler,
   Position,
   Presence,
+  PresenceUpdate,
   Subscribed,
   SubscribeOptions,
   Subscription,

@@ -5,6 +5,7 @@
 import type { Socket } from "socket.io-client";
 import { isPlainObject } from "../shared/json.ts";
 import { DRAINING_CODE, DRAINING_EVENT } from "../shared/protocol/drain-signal.ts";
+import { isPresenceUpdate, PRESENCE_UPDATE_EVENT } from "../shared/protocol/presence-update.ts";
 import type { ClientToServerEvents, ServerToClientEvents } from "../shared/protocol/replies.ts";
 import { SLOW_CONSUMER_CODE, SLOW_CONSUMER_EVENT } from "../shared/protocol/slow-consumer.ts";
 import {
@@ -36,6 +37,8 @@ export const socketIoConnect: Connect = async ({ url, token, timeoutMs, handlers
     } else if (event === DRAINING_EVENT) {
       // The node is draining (README "Drain"): a server disconnect follows. Reserved, never a message.
       if (isPlainObject(payload) && payload.code === DRAINING_CODE) handlers.draining();
+    } else if (event === PRESENCE_UPDATE_EVENT) {
+      if (isPresenceUpdate(payload)) handlers.presence(payload);
     } else if (event === SLOW_CONSUMER_EVENT) {
       // Cut for reading too slowly; the disconnect follows and the client resumes with its positions.
       const { message } = isPlainObject(payload) ? payload : {};
@@ -58,9 +61,10 @@ export const socketIoConnect: Connect = async ({ url, token, timeoutMs, handlers
     if (!closedByUs) handlers.closed(reason);
   });
   const connection: Connection = {
-    subscribe: async (channel, since) => {
+    subscribe: async (channel, since, presence) => {
       try {
-        return await socket.timeout(timeoutMs).emitWithAck("subscribe", { channel, since });
+        const request = { channel, since, ...(presence && { presence }) };
+        return await socket.timeout(timeoutMs).emitWithAck("subscribe", request);
       } catch (err) {
         return unanswered("disconnected", (err as Error).message);
       }

@@ -5,14 +5,17 @@
 import { isPlainObject } from "../shared/json.ts";
 import type { Envelope } from "../shared/message.ts";
 import type { Position } from "../shared/offsets.ts";
+import type { PresenceUpdate } from "../shared/protocol/presence-update.ts";
 import type { GapNotice, PresenceAck, SubscribeAck } from "../shared/protocol/replies.ts";
 
-export type { GapNotice, PresenceAck, SubscribeAck };
+export type { GapNotice, PresenceAck, PresenceUpdate, SubscribeAck };
 
 export interface ConnectionHandlers {
   message(envelope: Envelope): void;
   /** The node lost messages of a joined channel (README "Guarantees", G5); comes before what follows the hole. */
   gap(notice: GapNotice): void;
+  /** A presence update of a channel subscribed with `presence: true` (README "Presence updates"). */
+  presence(update: PresenceUpdate): void;
   /** The node refused or ended the connection with a code (`unauthorized`, `token_expired`, …). */
   refused(code: string, message: string): void;
   /** The node is draining and asked this client to move to another node (README "Drain"); `closed` follows. */
@@ -23,7 +26,7 @@ export interface ConnectionHandlers {
 
 export interface Connection {
   /** Resolves with the node's answer; rejects if the connection closes or no answer comes in time. */
-  subscribe(channel: string, since: Position | null): Promise<SubscribeAck>;
+  subscribe(channel: string, since: Position | null, presence: boolean): Promise<SubscribeAck>;
   /** The channel's presence across the fleet (README "Presence"); never rejects, like `subscribe`. */
   presence(channel: string): Promise<PresenceAck>;
   /** Fire and forget: the client has already stopped delivering the channel. */

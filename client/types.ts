@@ -1,7 +1,7 @@
 /** Public types of the tailcast client. Types only: nothing here reaches a bundle. */
 import type { Envelope } from "../shared/message.ts";
 import type { Position } from "../shared/offsets.ts";
-import type { PresenceSummary } from "../shared/presence/summary.ts";
+import type { PresenceSummary, PresenceUpdate } from "../shared/presence/summary.ts";
 import type { PickUrl } from "./urls.ts";
 
 export type { Envelope, Position };
@@ -11,6 +11,13 @@ export type { Envelope, Position };
  * the nodes holding them, and — when the operator enabled them — the distinct token subjects.
  */
 export type Presence = PresenceSummary;
+
+/**
+ * A presence update of a channel subscribed with `presence: true` (README "Presence updates"): the
+ * channel's presence now, and — when the operator enabled subjects — the subjects that `joined` and
+ * `left` since the previous update. The first update after each (re)subscribe is the whole summary.
+ */
+export type { PresenceUpdate };
 
 export type TransportName = "ws" | "socket.io";
 /**
@@ -50,6 +57,8 @@ export interface ClientOptions {
 export interface SubscribeOptions {
   /** Resume after this position (a previous session's `subscription.position`): missed messages come first. */
   since?: Position | null;
+  /** Also receive the channel's presence updates as `presence` events (README "Presence updates"). Default false. */
+  presence?: boolean;
 }
 
 export type MessageHandler = (envelope: Envelope) => void;
@@ -100,6 +109,8 @@ export interface ClientEvents {
   node: (url: string) => void;
   subscribed: (info: Subscribed) => void;
   gap: (gap: Gap) => void;
+  /** A presence update of a channel subscribed with `presence: true`. */
+  presence: (update: PresenceUpdate) => void;
   error: (error: ClientError) => void;
 }
 

@@ -3,6 +3,7 @@
 import { isPlainObject } from "../shared/json.ts";
 import { ignoreError } from "../shared/promises.ts";
 import { DRAIN_CLOSE_CODE } from "../shared/protocol/drain-signal.ts";
+import { isPresenceUpdate, PRESENCE_UPDATE_FRAME } from "../shared/protocol/presence-update.ts";
 import type { ErrorAck, PresenceAck, SubscribeAck } from "../shared/protocol/replies.ts";
 import { SLOW_CONSUMER_CLOSE_CODE, SLOW_CONSUMER_CODE } from "../shared/protocol/slow-consumer.ts";
 import type { WsClientFrame } from "../shared/protocol/ws-frames.ts";
@@ -101,8 +102,11 @@ export function wsConnector(Ctor: typeof WebSocket): Connect {
         });
 
       const connection: Connection = {
-        subscribe: (channel, since) =>
-          request((id) => ({ type: "subscribe", id, channel, since }), subscribeAckOf),
+        subscribe: (channel, since, presence) =>
+          request(
+            (id) => ({ type: "subscribe", id, channel, since, ...(presence && { presence }) }),
+            subscribeAckOf,
+          ),
         presence: (channel) => request((id) => ({ type: "presence", id, channel }), presenceAckOf),
         unsubscribe: (channel) => send({ type: "unsubscribe", id: nextId++, channel }),
         close: () => {
@@ -135,6 +139,10 @@ export function wsConnector(Ctor: typeof WebSocket): Connect {
         }
         if (type === "gap") {
           if (isGapNotice(rest)) handlers.gap(rest);
+          return;
+        }
+        if (type === PRESENCE_UPDATE_FRAME) {
+          if (isPresenceUpdate(rest)) handlers.presence(rest);
           return;
         }
         const { id } = rest;

@@ -6,6 +6,7 @@
  */
 import { ErrorCode, TailcastError } from "./errors.ts";
 import { isPlainObject } from "./json.ts";
+import { PRESENCE_UPDATE_EVENT } from "./protocol/presence-update.ts";
 import { SLOW_CONSUMER_EVENT } from "./protocol/slow-consumer.ts";
 
 /** What every subscriber receives. */
@@ -82,6 +83,7 @@ export const RESERVED_EVENTS: ReadonlySet<string> = new Set([
   "gap",
   "tailcast:draining",
   SLOW_CONSUMER_EVENT,
+  PRESENCE_UPDATE_EVENT,
 ]);
 
 export function validateChannel(channel: unknown, limits: MessageLimits): string {

@@ -38,6 +38,8 @@ export interface PresenceWriterDeps {
   now: () => Promise<number>;
   tally: PresenceTally;
   log: Logger;
+  /** Runs after each round, written or not (the node's presence updates, presence-watch.ts). Never rejects. */
+  afterRound?: () => Promise<void>;
 }
 
 export interface PresenceWriter {
@@ -122,6 +124,7 @@ export function startPresenceWriter(
   const loop = (async () => {
     while (!abort.signal.aborted) {
       await rounds.write();
+      await deps.afterRound?.();
       await sleep(options.intervalMs, abort.signal);
     }
   })();

@@ -23,7 +23,8 @@
  *
  * A `presence` request is checked like a subscribe's first three steps (well formed, the token allows
  * the channel, within the subscribe rate), then read from the fleet's presence collection. Joins and
- * leaves are counted per channel as they happen (the node's PresenceTally), never written one by one.
+ * leaves are counted per channel as they happen (session-presence.ts), never written one by one; a
+ * subscribe with `presence: true` also has the channel's presence updates pushed to the connection.
  */
 import { randomBytes } from "node:crypto";
 import type { TokenVerifier } from "../shared/auth/jwt.ts";
@@ -32,7 +33,7 @@ import { ErrorCode, errorBody, isTailcastError, TailcastError } from "../shared/
 import type { Logger } from "../shared/log.ts";
 import type { Envelope, MessageLimits } from "../shared/message.ts";
 import type { Position } from "../shared/offsets.ts";
-import type { PresenceReader } from "../shared/presence/collection.ts";
+import type { PresenceUpdate } from "../shared/presence/summary.ts";
 import {
   type ErrorNotice,
   errorReplyOf,
@@ -52,8 +53,8 @@ import {
 } from "../shared/protocol/requests.ts";
 import { createRateLimiter, type Rate, type RateLimiter, takeOrThrow } from "../shared/rate-limit.ts";
 import { ConnectionAccess, tokenExpired } from "./access.ts";
-import type { PresenceTally } from "./presence-tally.ts";
 import { notReady, type RecoveryTarget, replayThenJoin, type TailView } from "./recovery.ts";
+import { type NodePresence, SessionPresence } from "./session-presence.ts";
 
 /** What a transport does for a session. */
 export interface SessionTransport {
@@ -68,6 +69,8 @@ export interface SessionTransport {
   disconnect(notice: ErrorNotice): void;
   /** Tells the client it lost messages of a channel it has joined (a `gap` notice). */
   gap(notice: GapNotice): void;
+  /** Pushes a presence update of a channel the connection watches (README "Presence updates"). */
+  presenceUpdate(update: PresenceUpdate): void;
   /**
    * Resolves once what was sent so far has been written out (nothing left in the connection's send
    * buffer), or the connection is gone. A replay waits for it between pages (recovery.ts).
@@ -147,10 +150,10 @@ export interface SessionDeps {
   replayBudget: number;
   log: Logger;
   /**
-   * The node's presence (README "Presence"): its per-channel tally, and the fleet-wide reader. Without
-   * it nothing is counted and a `presence` request is answered `not_found`.
+   * The node's presence (README "Presence"): its per-channel tally, the fleet-wide reader and the watched
+   * channels. Without it nothing is counted and a `presence` request is answered `not_found`.
    */
-  presence?: { tally: PresenceTally; read: PresenceReader };
+  presence?: NodePresence;
 }
 
 const cancelled = () =>
@@ -249,6 +252,7 @@ export class SubscriberSession {
   readonly #subs = new Map<string, symbol>();
   /** Channel → the release of its hold on the channel's bus (one per channel in #subs). */
   readonly #holds = new Map<string, () => void>();
+  readonly #presence: SessionPresence;
   #closed = false;
   /** Names this connection in the node's logs (README "Logs"). */
   readonly id = randomBytes(6).toString("base64url");
@@ -271,6 +275,9 @@ export class SubscriberSession {
     this.#subjects = subjects;
     this.#onClose = onClose;
     this.log = deps.log.with({ connId: this.id });
+    this.#presence = new SessionPresence(deps.presence, access.subject, (update) => {
+      if (!this.#closed && transport.connected()) transport.presenceUpdate(update);
+    });
   }
 
   /** The token's `sub`; null with auth off. */
@@ -293,7 +300,7 @@ export class SubscriberSession {
     try {
       if (type === "subscribe") return (await this.#subscribe(body)) as ReplyTo[T];
       if (type === "unsubscribe") return this.#unsubscribe(body) as ReplyTo[T];
-      if (type === "presence") return (await this.#presence(body)) as ReplyTo[T];
+      if (type === "presence") return (await this.#presenceRequest(body)) as ReplyTo[T];
       return (await this.#refresh(body)) as ReplyTo[T];
     } catch (err) {
       if (!isTailcastError(err)) this.log.warn("subscriber request failed", { type, err });
@@ -332,7 +339,7 @@ export class SubscriberSession {
 
   async #subscribe(body: unknown): Promise<SubscribedReply> {
     const { limits } = this.#deps;
-    const { channel, since } = parseSubscribe(body, limits);
+    const { channel, since, presence } = parseSubscribe(body, limits);
     this.#access.admit(channel, this.#subs);
     this.#takeSubscribe();
     const hold = this.#buses.hold(channel);
@@ -362,7 +369,7 @@ export class SubscriberSession {
       },
       join: () => {
         if (!current()) return;
-        this.#joined(channel);
+        this.#joined(channel, presence);
         this.#transport.join(channel);
       },
       connected: current,
@@ -429,17 +436,22 @@ export class SubscriberSession {
     this.#release(channel);
   }
 
-  /** The connection joined `channel`'s live stream: counted once however often it resubscribes. */
-  #joined(channel: string): void {
-    if (this.#access.channels.has(channel)) return;
-    this.#access.channels.add(channel);
-    this.#deps.presence?.tally.join(channel, this.subject);
+  /**
+   * The connection joined `channel`'s live stream: counted once however often it resubscribes; watched
+   * for presence updates as the latest subscribe asked.
+   */
+  #joined(channel: string, watch: boolean): void {
+    if (!this.#access.channels.has(channel)) {
+      this.#access.channels.add(channel);
+      this.#presence.joined(channel);
+    }
+    this.#presence.watching(channel, watch);
   }
 
   /** Call only for a channel the connection has joined. */
   #left(channel: string): void {
     this.#access.channels.delete(channel);
-    this.#deps.presence?.tally.leave(channel, this.subject);
+    this.#presence.left(channel);
   }
 
   #release(channel: string): void {
@@ -454,26 +466,15 @@ export class SubscriberSession {
       this.#transport.leave(channel);
       this.#subs.delete(channel);
       this.#release(channel);
-      this.#deps.presence?.tally.leave(channel, this.subject);
+      this.#presence.left(channel);
     }
     return { type: "refreshed", expiresAt, revoked };
   }
 
-  async #presence(body: unknown): Promise<PresenceReply> {
+  async #presenceRequest(body: unknown): Promise<PresenceReply> {
     const { channel } = parsePresence(body, this.#deps.limits);
     this.#access.authorize(channel);
     this.#takeSubscribe();
-    const { presence } = this.#deps;
-    if (presence === undefined) {
-      throw new TailcastError(ErrorCode.notFound, "Presence is not served by this node.");
-    }
-    try {
-      return { type: "presence", ...(await presence.read(channel)) };
-    } catch (err) {
-      throw new TailcastError(ErrorCode.busUnavailable, "Presence cannot be read right now; retry.", {
-        cause: err,
-        retryAfter: 1,
-      });
-    }
+    return this.#presence.reply(channel);
   }
 }

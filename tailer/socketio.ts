@@ -9,6 +9,7 @@ import { Server, type Socket } from "socket.io";
 import { errorBody } from "../shared/errors.ts";
 import type { Logger } from "../shared/log.ts";
 import { DRAINING_EVENT, drainingNotice } from "../shared/protocol/drain-signal.ts";
+import { PRESENCE_UPDATE_EVENT } from "../shared/protocol/presence-update.ts";
 import { type ClientToServerEvents, type ServerToClientEvents, toAck } from "../shared/protocol/replies.ts";
 import { REQUEST_TYPES } from "../shared/protocol/requests.ts";
 import { originAllowed } from "./access.ts";
@@ -62,6 +63,7 @@ function transportOf(socket: TailcastSocket, guarded: GuardedConnection): Sessio
       socket.disconnect(true);
     },
     gap: (notice) => void socket.emit("gap", notice),
+    presenceUpdate: (update) => void socket.emit(PRESENCE_UPDATE_EVENT, update),
     // A socket still in the handshake is not told (disconnect would be a no-op): the drain's sweep
     // after the window tells it once it is connected. A refused handshake gets `node_draining` instead.
     moveOn: () => {

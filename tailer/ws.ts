@@ -17,6 +17,7 @@ import { ErrorCode, isTailcastError } from "../shared/errors.ts";
 import type { Logger } from "../shared/log.ts";
 import { ignoreError } from "../shared/promises.ts";
 import { DRAIN_CLOSE_CODE, DRAIN_CLOSE_REASON } from "../shared/protocol/drain-signal.ts";
+import { PRESENCE_UPDATE_FRAME } from "../shared/protocol/presence-update.ts";
 import { type ErrorNotice, errorReplyOf } from "../shared/protocol/replies.ts";
 import {
   parseWsFrame,
@@ -158,6 +159,7 @@ export class WsEndpoint {
         ws.close(POLICY_VIOLATION, "policy violation");
       },
       gap: (notice) => this.#send(ws, { type: "gap", ...notice }),
+      presenceUpdate: (update) => this.#send(ws, { type: PRESENCE_UPDATE_FRAME, ...update }),
       moveOn: () => {
         if (ws.readyState !== WebSocket.OPEN) return false;
         ws.close(DRAIN_CLOSE_CODE, DRAIN_CLOSE_REASON);

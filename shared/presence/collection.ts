@@ -11,7 +11,7 @@ import { isIndexOptionsConflict, isNotImplemented } from "../bus/errors.ts";
 import type { Logger } from "../log.ts";
 import { type PresenceSummary, summarizePresence } from "./summary.ts";
 
-export { MAX_PRESENCE_SUBJECTS, type PresenceSummary } from "./summary.ts";
+export { MAX_PRESENCE_SUBJECTS, type PresenceSummary, type PresenceUpdate } from "./summary.ts";
 
 export interface PresenceDoc {
   /** `<channel>|<node>`: channel names never hold `|` (shared/message.ts), so the split is unambiguous. */
@@ -59,6 +59,28 @@ export async function readPresence(
 ): Promise<PresenceSummary> {
   const docs = await presence.find({ channel, expiresAt: { $gt: now } }).toArray();
   return summarizePresence(channel, docs);
+}
+
+/** Channels per query of readPresenceOf: bounds the `$in` list and each reply. */
+const CHANNELS_PER_QUERY = 500;
+
+/**
+ * The presence of several channels at `now`, a query per CHANNELS_PER_QUERY channels rather than one per
+ * channel (the tailer's presence updates, tailer/presence-watch.ts). Every channel asked is in the map.
+ */
+export async function readPresenceOf(
+  presence: Collection<PresenceDoc>,
+  channels: readonly string[],
+  now: Date,
+): Promise<Map<string, PresenceSummary>> {
+  const docsOf = new Map<string, PresenceDoc[]>(channels.map((channel) => [channel, []]));
+  for (let i = 0; i < channels.length; i += CHANNELS_PER_QUERY) {
+    const batch = channels.slice(i, i + CHANNELS_PER_QUERY);
+    for await (const doc of presence.find({ channel: { $in: batch }, expiresAt: { $gt: now } })) {
+      docsOf.get(doc.channel)?.push(doc);
+    }
+  }
+  return new Map([...docsOf].map(([channel, docs]) => [channel, summarizePresence(channel, docs)]));
 }
 
 /** Answers a channel's presence (the ingest route, the tailer's `presence` request). */

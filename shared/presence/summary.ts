@@ -44,3 +44,37 @@ export function summarizePresence(channel: string, docs: readonly PresenceCount[
   if (subjects !== undefined) summary.subjects = [...subjects].sort();
   return summary;
 }
+
+/**
+ * Pushed to the connections that subscribed to a channel with `presence: true` (README "Presence
+ * updates"), once when they start watching and then whenever the summary changes. `joined` and `left`
+ * are the subjects that came and went since the previous update, when subjects are reported on both
+ * sides of the change.
+ */
+export interface PresenceUpdate extends PresenceSummary {
+  joined?: string[];
+  left?: string[];
+}
+
+function sameSummary(a: PresenceSummary, b: PresenceSummary): boolean {
+  if (a.subscribers !== b.subscribers || a.nodes !== b.nodes) return false;
+  if (a.subjects === undefined || b.subjects === undefined) return a.subjects === b.subjects;
+  return a.subjects.length === b.subjects.length && a.subjects.every((s, i) => s === b.subjects?.[i]);
+}
+
+/** The update from `previous` to `next` (both of one channel), or null when nothing changed. Pure. */
+export function presenceUpdate(
+  previous: PresenceSummary | null,
+  next: PresenceSummary,
+): PresenceUpdate | null {
+  if (previous === null) return { ...next };
+  if (sameSummary(previous, next)) return null;
+  const update: PresenceUpdate = { ...next };
+  if (previous.subjects !== undefined && next.subjects !== undefined) {
+    const before = new Set(previous.subjects);
+    const after = new Set(next.subjects);
+    update.joined = next.subjects.filter((s) => !before.has(s));
+    update.left = previous.subjects.filter((s) => !after.has(s));
+  }
+  return update;
+}

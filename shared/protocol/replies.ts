@@ -5,7 +5,7 @@
 import { errorBody } from "../errors.ts";
 import type { Envelope } from "../message.ts";
 import type { Position } from "../offsets.ts";
-import type { PresenceSummary } from "../presence/summary.ts";
+import type { PresenceSummary, PresenceUpdate } from "../presence/summary.ts";
 import type { DrainingNotice } from "./drain-signal.ts";
 
 /** The `{ code, message }` of every refusal, whatever carries it. */
@@ -89,10 +89,10 @@ export interface GapNotice {
 export type ErrorNotice = ErrorInfo;
 
 /**
- * Each message is emitted under its own `event` name with the envelope as argument; `error`, `gap` and
- * `tailcast:draining` (drain-signal.ts) are notices.
+ * Each message is emitted under its own `event` name with the envelope as argument; `error`, `gap`,
+ * `tailcast:draining` (drain-signal.ts) and `tailcast:presence` (presence-update.ts) are notices.
  */
 export type ServerToClientEvents = Record<
   string,
-  (payload: Envelope | ErrorNotice | GapNotice | DrainingNotice) => void
+  (payload: Envelope | ErrorNotice | GapNotice | DrainingNotice | PresenceUpdate) => void
 >;

@@ -19,6 +19,8 @@ export function isRequestType(v: unknown): v is RequestType {
 export interface SubscribeRequest {
   channel: string;
   since: Position | null;
+  /** Push this connection the channel's presence updates (README "Presence updates"). */
+  presence: boolean;
 }
 
 /** Longest `since.epoch` accepted: epochs are UUIDs, so this only bounds hostile input. */
@@ -26,11 +28,18 @@ const MAX_EPOCH_LENGTH = 64;
 
 export function parseSubscribe(request: unknown, limits: MessageLimits): SubscribeRequest {
   if (!isPlainObject(request)) {
-    throw new TailcastError(ErrorCode.invalidRequest, "subscribe takes an object `{ channel, since? }`.");
+    throw new TailcastError(
+      ErrorCode.invalidRequest,
+      "subscribe takes an object `{ channel, since?, presence? }`.",
+    );
   }
   const channel = validateChannel(request.channel, limits);
   const { since } = request;
-  if (since === undefined || since === null) return { channel, since: null };
+  if (request.presence !== undefined && typeof request.presence !== "boolean") {
+    throw new TailcastError(ErrorCode.invalidRequest, "`presence` must be true or false.");
+  }
+  const presence = request.presence === true;
+  if (since === undefined || since === null) return { channel, since: null, presence };
   if (
     !isPlainObject(since) ||
     !isValidOffset(since.offset) ||
@@ -42,7 +51,7 @@ export function parseSubscribe(request: unknown, limits: MessageLimits): Subscri
       "`since` must be `{ offset: <non-negative integer>, epoch: <string> }`.",
     );
   }
-  return { channel, since: { offset: since.offset, epoch: since.epoch } };
+  return { channel, since: { offset: since.offset, epoch: since.epoch }, presence };
 }
 
 export function parseUnsubscribe(request: unknown, limits: MessageLimits): { channel: string } {

@@ -7,25 +7,28 @@ import { ErrorCode, TailcastError } from "../errors.ts";
 import { isPlainObject } from "../json.ts";
 import type { Envelope } from "../message.ts";
 import type { Position } from "../offsets.ts";
+import type { PresenceUpdate } from "../presence/summary.ts";
 import type { ErrorReply, GapNotice, Reply } from "./replies.ts";
 import { isRequestType, type RequestType } from "./requests.ts";
 
 export type WsRequestId = string | number;
 
 export type WsClientFrame =
-  | { type: "subscribe"; id: WsRequestId; channel: string; since?: Position | null }
+  | { type: "subscribe"; id: WsRequestId; channel: string; since?: Position | null; presence?: boolean }
   | { type: "unsubscribe"; id: WsRequestId; channel: string }
   | { type: "refresh"; id: WsRequestId; token: string }
   | { type: "presence"; id: WsRequestId; channel: string };
 
 export type WsMessageFrame = { type: "message" } & Envelope;
 export type WsGapFrame = { type: "gap" } & GapNotice;
+export type WsPresenceUpdateFrame = { type: "presence_update" } & PresenceUpdate;
 
 export type WsServerFrame =
   | (Exclude<Reply, ErrorReply> & { id: WsRequestId })
   | (ErrorReply & { id: WsRequestId | null })
   | WsMessageFrame
-  | WsGapFrame;
+  | WsGapFrame
+  | WsPresenceUpdateFrame;
 
 /** A frame that is not a request at all; `id` is what could be read of it, for the error reply. */
 export class WsFrameError extends TailcastError {

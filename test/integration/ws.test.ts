@@ -84,7 +84,11 @@ async function connect(node: Component, options: WebSocket.ClientOptions = {}): 
   const request = (frame: Record<string, unknown>) => {
     ws.send(JSON.stringify(frame));
     return until(
-      () => frames.find((f): f is Reply => f.type !== "message" && f.type !== "gap" && f.id === frame.id),
+      () =>
+        frames.find(
+          (f): f is Reply =>
+            f.type !== "message" && f.type !== "gap" && f.type !== "presence_update" && f.id === frame.id,
+        ),
       `reply to ${frame.id}`,
     );
   };

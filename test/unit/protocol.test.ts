@@ -22,6 +22,7 @@ describe("parseSubscribe", () => {
     expect(parseSubscribe({ channel: "chat:room-1" }, limits)).toEqual({
       channel: "chat:room-1",
       since: null,
+      presence: false,
     });
   });
 
@@ -29,6 +30,7 @@ describe("parseSubscribe", () => {
     expect(parseSubscribe({ channel: "chat", since: null }, limits)).toEqual({
       channel: "chat",
       since: null,
+      presence: false,
     });
   });
 
@@ -36,12 +38,23 @@ describe("parseSubscribe", () => {
     expect(parseSubscribe({ channel: "chat", since: { offset: 0, epoch: "e1" } }, limits)).toEqual({
       channel: "chat",
       since: { offset: 0, epoch: "e1" },
+      presence: false,
     });
     const parsed = parseSubscribe(
       { channel: "chat", since: { offset: 41, epoch: "e1", extra: { $gt: 0 } }, other: true },
       limits,
     );
-    expect(parsed).toStrictEqual({ channel: "chat", since: { offset: 41, epoch: "e1" } });
+    expect(parsed).toStrictEqual({ channel: "chat", since: { offset: 41, epoch: "e1" }, presence: false });
+  });
+
+  it("asks for presence updates only with presence: true, and refuses any other value", () => {
+    expect(parseSubscribe({ channel: "chat", presence: true }, limits).presence).toBe(true);
+    expect(parseSubscribe({ channel: "chat", presence: false }, limits).presence).toBe(false);
+    for (const presence of ["true", 1, null, {}, []]) {
+      expect(codeOf(() => parseSubscribe({ channel: "chat", presence }, limits))).toBe(
+        ErrorCode.invalidRequest,
+      );
+    }
   });
 
   it("accepts the largest safe offset and a 64-character epoch", () => {

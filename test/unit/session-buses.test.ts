@@ -84,6 +84,7 @@ class Transport implements SessionTransport {
   gap(notice: GapNotice): void {
     this.gaps.push(notice);
   }
+  presenceUpdate = () => {};
   drained = () => Promise.resolve();
   moveOn = () => false;
   pending = () => 0;

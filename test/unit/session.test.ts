@@ -8,8 +8,11 @@ import type { Subscriber, TokenVerifier } from "../../shared/auth/jwt.ts";
 import { ErrorCode, TailcastError } from "../../shared/errors.ts";
 import { createLogger } from "../../shared/log.ts";
 import { defaultMessageLimits, type Envelope } from "../../shared/message.ts";
+import type { PresenceUpdate } from "../../shared/presence/summary.ts";
 import type { ErrorNotice, GapNotice } from "../../shared/protocol/replies.ts";
 import { createConnectionLimit } from "../../tailer/connection-limit.ts";
+import { PresenceTally } from "../../tailer/presence-tally.ts";
+import { PresenceWatch } from "../../tailer/presence-watch.ts";
 import { type SessionDeps, type SessionTransport, SubscriberSessions } from "../../tailer/session.ts";
 import { EPOCH, envelope, FakeBus, FakeTail, messages } from "../fakes/bus.ts";
 
@@ -45,6 +48,10 @@ class FakeTransport implements SessionTransport {
   }
   gap(notice: GapNotice): void {
     this.gaps.push(notice);
+  }
+  readonly presenceUpdates: PresenceUpdate[] = [];
+  presenceUpdate(update: PresenceUpdate): void {
+    this.presenceUpdates.push(update);
   }
   /** How many times the connection was told to move (the node is draining). */
   movedOn = 0;
@@ -557,5 +564,95 @@ describe("gaps in the node's tail", () => {
     expect(two.transport.gaps).toEqual([{ channel: "b", from, to, missed: 10 }]);
     expect(idle.transport.gaps).toEqual([]);
     expect(gone.transport.gaps).toEqual([]);
+  });
+});
+
+/** The node's presence over its own tally, as if every join were written at once (one node's fleet). */
+function onePresence() {
+  const tally = new PresenceTally({ subjects: true });
+  const summaryOf = (channel: string) => {
+    const subscribers = tally.counts.get(channel)?.subscribers ?? 0;
+    const subjects = tally.subjects(channel, 100) ?? [];
+    return { channel, subscribers, nodes: subscribers > 0 ? 1 : 0, subjects: [...subjects].sort() };
+  };
+  const watch = new PresenceWatch({
+    read: async (channels) => new Map(channels.map((c) => [c, summaryOf(c)])),
+    log: createLogger("test", { write: () => {} }),
+  });
+  return { tally, watch, read: async (channel: string) => summaryOf(channel) };
+}
+
+describe("presence", () => {
+  it("counts a joined channel once however often it is subscribed, and not after it is left", async () => {
+    const presence = onePresence();
+    const { connect } = setup({ presence });
+    const { session } = await connect();
+    await session.handle("subscribe", { channel: "a" });
+    await session.handle("subscribe", { channel: "a" });
+    expect(await session.handle("presence", { channel: "a" })).toEqual({
+      type: "presence",
+      channel: "a",
+      subscribers: 1,
+      nodes: 1,
+      subjects: ["alice"],
+    });
+    await session.handle("unsubscribe", { channel: "a" });
+    expect(await session.handle("presence", { channel: "a" })).toMatchObject({ subscribers: 0, nodes: 0 });
+  });
+
+  it("pushes updates to a connection that subscribed with presence: true, and to no other", async () => {
+    const presence = onePresence();
+    const { connect } = setup({ presence });
+    const watcher = await connect();
+    const plain = await connect("bob");
+    await watcher.session.handle("subscribe", { channel: "a", presence: true });
+    await presence.watch.round();
+    expect(watcher.transport.presenceUpdates).toEqual([
+      { channel: "a", subscribers: 1, nodes: 1, subjects: ["alice"] },
+    ]);
+    await plain.session.handle("subscribe", { channel: "a" });
+    await presence.watch.round();
+    expect(watcher.transport.presenceUpdates.at(-1)).toEqual({
+      channel: "a",
+      subscribers: 2,
+      nodes: 1,
+      subjects: ["alice", "bob"],
+      joined: ["bob"],
+      left: [],
+    });
+    plain.session.close();
+    await presence.watch.round();
+    expect(watcher.transport.presenceUpdates.at(-1)).toMatchObject({ subscribers: 1, left: ["bob"] });
+    expect(plain.transport.presenceUpdates).toEqual([]);
+  });
+
+  it("stops the updates on unsubscribe, on a resubscribe without presence, on a revoking refresh and on close", async () => {
+    const presence = onePresence();
+    const { connect } = setup({ presence });
+    const { session } = await connect();
+    await session.handle("subscribe", { channel: "a", presence: true });
+    expect(presence.watch.channels).toBe(1);
+    await session.handle("subscribe", { channel: "a" });
+    expect(presence.watch.channels).toBe(0);
+    await session.handle("subscribe", { channel: "a", presence: true });
+    await session.handle("unsubscribe", { channel: "a" });
+    expect(presence.watch.channels).toBe(0);
+    await session.handle("subscribe", { channel: "b", presence: true });
+    await session.handle("refresh", { token: "aliceNarrow" });
+    expect(presence.watch.channels).toBe(0);
+    await session.handle("subscribe", { channel: "a", presence: true });
+    session.close();
+    expect(presence.watch.channels).toBe(0);
+    expect(presence.tally.counts.size).toBe(0);
+  });
+
+  it("refuses a presence flag that is not a boolean, watching nothing", async () => {
+    const presence = onePresence();
+    const { connect } = setup({ presence });
+    const { session } = await connect();
+    expect(codeOf(await session.handle("subscribe", { channel: "a", presence: "yes" }))).toBe(
+      ErrorCode.invalidRequest,
+    );
+    expect(presence.watch.channels).toBe(0);
   });
 });
