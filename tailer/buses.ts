@@ -22,10 +22,10 @@ import { isTailcastError } from "../shared/errors.ts";
 import type { Logger } from "../shared/log.ts";
 import type { Envelope } from "../shared/message.ts";
 import { ignoreError, withTimeout } from "../shared/promises.ts";
+import type { BusRouter, ChannelHold, TailGap } from "./bus-router.ts";
 import type { Lag } from "./lag.ts";
 import { type LiveOptions, type LiveStats, LiveTail } from "./live.ts";
 import { newRecoveryStats, type RecoveryStats } from "./recovery.ts";
-import type { BusRouter, ChannelHold, TailGap } from "./session.ts";
 import { realTimers, TailDemand, type Timers } from "./tail-demand.ts";
 
 export interface BusTailsOptions extends Omit<LiveOptions, "collection"> {

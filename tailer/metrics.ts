@@ -25,7 +25,7 @@ export type Transport = (typeof TRANSPORTS)[number];
 /** What the node's metrics read at scrape time; node.ts hands it over once everything exists. */
 export interface TailerSources {
   live: { snapshot(): LiveStats };
-  /** Every subscriber session of the node (tailer/session.ts SubscriberSessions). */
+  /** Every subscriber session of the node (tailer/sessions.ts). */
   sessions: Iterable<{ readonly channels: ReadonlySet<string> }>;
   connections(): Record<Transport, number>;
   /** What /readyz answers: 200 → true. */

@@ -31,7 +31,7 @@ import { createTailerMetrics } from "./metrics.ts";
 import { tailerPresence } from "./presence.ts";
 import { defaultRecoveryOptions } from "./recovery.ts";
 import { readBusEnds } from "./retention.ts";
-import { SubscriberSessions } from "./session.ts";
+import { SubscriberSessions } from "./sessions.ts";
 import { defaultStallMs, SlowConsumers } from "./slow-consumer.ts";
 import { attachSocketIo } from "./socketio.ts";
 import { attachWs } from "./ws.ts";

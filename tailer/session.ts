@@ -4,8 +4,8 @@
  * at connect, subscribe / unsubscribe / refresh, token expiry.
  *
  * A transport implements the small SessionTransport interface (in the spirit of Socket.IO's cluster
- * adapter: one base, transports implement hooks). The node's SubscriberSessions holds every session
- * of both transports, so what concerns all subscribers of the node is done in one place.
+ * adapter: one base, transports implement hooks). The node's SubscriberSessions (sessions.ts) holds
+ * every session of both transports, so what concerns all subscribers of the node is done in one place.
  *
  * A subscribe is checked in this order, on both transports:
  *   1. the request is well formed                       invalid_request, invalid_channel
@@ -27,12 +27,9 @@
  * subscribe with `presence: true` also has the channel's presence updates pushed to the connection.
  */
 import { randomBytes } from "node:crypto";
-import type { TokenVerifier } from "../shared/auth/jwt.ts";
-import type { BusHistory } from "../shared/bus/history.ts";
-import { ErrorCode, errorBody, isTailcastError, TailcastError } from "../shared/errors.ts";
+import { ErrorCode, isTailcastError, TailcastError } from "../shared/errors.ts";
 import type { Logger } from "../shared/log.ts";
-import type { Envelope, MessageLimits } from "../shared/message.ts";
-import type { Position } from "../shared/offsets.ts";
+import type { Envelope } from "../shared/message.ts";
 import type { PresenceUpdate } from "../shared/presence/summary.ts";
 import {
   type ErrorNotice,
@@ -51,10 +48,12 @@ import {
   type RequestType,
   refreshToken,
 } from "../shared/protocol/requests.ts";
-import { createRateLimiter, type Rate, type RateLimiter, takeOrThrow } from "../shared/rate-limit.ts";
-import { ConnectionAccess, tokenExpired } from "./access.ts";
-import { notReady, type RecoveryTarget, replayThenJoin, type TailView } from "./recovery.ts";
-import { type NodePresence, SessionPresence } from "./session-presence.ts";
+import { createRateLimiter, type RateLimiter, takeOrThrow } from "../shared/rate-limit.ts";
+import type { ConnectionAccess } from "./access.ts";
+import type { BusRouter, TailGap } from "./bus-router.ts";
+import { notReady, type RecoveryTarget, replayThenJoin } from "./recovery.ts";
+import { SessionPresence } from "./session-presence.ts";
+import type { SessionDeps } from "./sessions.ts";
 
 /** What a transport does for a session. */
 export interface SessionTransport {
@@ -85,155 +84,8 @@ export interface SessionTransport {
   pending(): number;
 }
 
-/** A hole in what the node delivered (tailer/live.ts), as the tail loop reports it. */
-export interface TailGap {
-  from: Position;
-  to: Position;
-  missed: number | null;
-}
-
-/** The node's tail as sessions see it (tailer/live.ts). */
-export interface LiveView extends TailView {
-  /** True once the node knows its position on the bus. */
-  ready(): boolean;
-}
-
-/**
- * A subscription's hold on its channel's bus (tailer/buses.ts): the bus's tail and history, kept open
- * until released. A tail opened on demand for it may not know its position yet.
- */
-export interface ChannelHold {
-  readonly tail: LiveView;
-  readonly history: BusHistory;
-  /** True when the tail was opened on demand and may still be starting: wait for `started`, do not refuse yet. */
-  readonly opening: boolean;
-  /** Resolves once the tail knows its position, or the wait for it gave up (`tail.ready()` says which). */
-  started(): Promise<void>;
-  /** Idempotent. */
-  release(): void;
-}
-
-/** Where each channel's bus is, when the node has several (tailer/buses.ts). */
-export interface BusRouter {
-  hold(channel: string): ChannelHold;
-}
-
-/** One bus, tailed for good: every channel's hold is the same tail and history, and holds nothing. */
-export function singleBus(tail: LiveView, history: BusHistory): BusRouter {
-  const hold: ChannelHold = {
-    tail,
-    history,
-    opening: false,
-    started: () => Promise.resolve(),
-    release: () => {},
-  };
-  return { hold: () => hold };
-}
-
-export interface SessionDeps {
-  /** The bus of every channel, tailed for good, when `buses` is not given. */
-  history?: BusHistory;
-  tail?: LiveView;
-  /** Routes each channel to its bus (several buses, tails on demand); else `tail` and `history`. */
-  buses?: BusRouter;
-  limits: MessageLimits;
-  subscribers: TokenVerifier | "off";
-  maxSubscriptions: number;
-  /** Subscribes per connection, and per token subject across its connections on this node. */
-  subscribeRate: Rate;
-  /** Refuses a connection (e.g. too many from one address) by throwing; returns its release. */
-  admitConnection: (address: string) => () => void;
-  /**
-   * Bytes a replay may leave waiting on a connection before it waits for it to drain (half the
-   * slow-consumer bound, tailer/slow-consumer.ts).
-   */
-  replayBudget: number;
-  log: Logger;
-  /**
-   * The node's presence (README "Presence"): its per-channel tally, the fleet-wide reader and the watched
-   * channels. Without it nothing is counted and a `presence` request is answered `not_found`.
-   */
-  presence?: NodePresence;
-}
-
 const cancelled = () =>
   new TailcastError(ErrorCode.invalidRequest, "Cancelled by a later request for the same channel.");
-
-function routerOf(deps: SessionDeps): BusRouter {
-  if (deps.buses) return deps.buses;
-  if (deps.tail && deps.history) return singleBus(deps.tail, deps.history);
-  throw new TypeError("SubscriberSessions needs `buses`, or `tail` and `history`");
-}
-
-/** Every subscriber session of the node, on both transports. */
-export class SubscriberSessions {
-  readonly #deps: SessionDeps;
-  readonly #buses: BusRouter;
-  readonly #open = new Set<SubscriberSession>();
-  /** Subscribe buckets per token subject, shared by that subject's connections. */
-  readonly #subjects = createRateLimiter();
-
-  constructor(deps: SessionDeps) {
-    this.#deps = deps;
-    this.#buses = routerOf(deps);
-  }
-
-  get size(): number {
-    return this.#open.size;
-  }
-
-  /** Bytes waiting to be sent, over all connections and on the fullest one (`/stats`). O(connections). */
-  outbound(): { pendingBytes: number; largestPendingBytes: number } {
-    let pendingBytes = 0;
-    let largestPendingBytes = 0;
-    for (const session of this.#open) {
-      const pending = session.pending;
-      pendingBytes += pending;
-      largestPendingBytes = Math.max(largestPendingBytes, pending);
-    }
-    return { pendingBytes, largestPendingBytes };
-  }
-
-  [Symbol.iterator](): IterableIterator<SubscriberSession> {
-    return this.#open.values();
-  }
-
-  /**
-   * The node's tail skipped messages (eviction, a new epoch, a rollback): every subscriber is told, for
-   * each channel it has joined, before the first message after the hole reaches it (README
-   * "Guarantees", G5). Which channels the lost messages were on is unknown, so all are told — all of
-   * the bus that had the hole (`inBus`), when the node tails several.
-   */
-  gap(gap: TailGap, inBus?: (channel: string) => boolean): void {
-    for (const session of this.#open) session.gap(gap, inBus);
-  }
-
-  /**
-   * Admits a new connection from `address` with `token`: the per-address limit first, then the token.
-   * Throws `rate_limited`, `unauthorized` or `token_expired`, holding nothing; otherwise the session
-   * holds its connection slot until `close()`.
-   */
-  async connect(address: string, token: unknown, transport: SessionTransport): Promise<SubscriberSession> {
-    const release = this.#deps.admitConnection(address);
-    let access: ConnectionAccess;
-    try {
-      access = await ConnectionAccess.open(token, {
-        verifier: this.#deps.subscribers,
-        maxSubscriptions: this.#deps.maxSubscriptions,
-        onExpired: () => transport.disconnect(errorBody(tokenExpired()).error),
-      });
-    } catch (err) {
-      release();
-      throw err;
-    }
-    const session = new SubscriberSession(this.#deps, this.#buses, transport, access, this.#subjects, () => {
-      release();
-      this.#open.delete(session);
-    });
-    this.#open.add(session);
-    return session;
-  }
-}
 
 export class SubscriberSession {
   readonly #deps: SessionDeps;

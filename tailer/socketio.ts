@@ -14,7 +14,8 @@ import { type ClientToServerEvents, type ServerToClientEvents, toAck } from "../
 import { REQUEST_TYPES } from "../shared/protocol/requests.ts";
 import { originAllowed } from "./access.ts";
 import { roomOf } from "./fanout.ts";
-import type { SessionTransport, SubscriberSession, SubscriberSessions } from "./session.ts";
+import type { SessionTransport, SubscriberSession } from "./session.ts";
+import type { SubscriberSessions } from "./sessions.ts";
 import type { GuardedConnection, SlowConsumers } from "./slow-consumer.ts";
 import { guardSocketIo } from "./slow-consumer-io.ts";
 

@@ -28,7 +28,8 @@ import {
 } from "../shared/protocol/ws-frames.ts";
 import { originAllowed } from "./access.ts";
 import { type Fanout, WsFanout } from "./fanout.ts";
-import type { SessionTransport, SubscriberSession, SubscriberSessions } from "./session.ts";
+import type { SessionTransport, SubscriberSession } from "./session.ts";
+import type { SubscriberSessions } from "./sessions.ts";
 import type { SlowConsumers } from "./slow-consumer.ts";
 import { checkWs, wsConnection } from "./slow-consumer-io.ts";
 import { frameText, pathnameOf, tokenOf } from "./ws-upgrade.ts";

@@ -5,8 +5,8 @@
 import type { BusHistory } from "../../shared/bus/history.ts";
 import type { Envelope } from "../../shared/message.ts";
 import { canRecover, type Position } from "../../shared/offsets.ts";
+import type { LiveView } from "../../tailer/bus-router.ts";
 import { newRecoveryStats } from "../../tailer/recovery.ts";
-import type { LiveView } from "../../tailer/session.ts";
 import { RecentWindow } from "../../tailer/window.ts";
 
 export const EPOCH = "e1";

@@ -8,13 +8,10 @@ import { describe, expect, it } from "vitest";
 import { createLogger } from "../../shared/log.ts";
 import { defaultMessageLimits, type Envelope } from "../../shared/message.ts";
 import type { ErrorNotice, GapNotice } from "../../shared/protocol/replies.ts";
+import type { BusRouter, ChannelHold } from "../../tailer/bus-router.ts";
 import { createConnectionLimit } from "../../tailer/connection-limit.ts";
-import {
-  type BusRouter,
-  type ChannelHold,
-  type SessionTransport,
-  SubscriberSessions,
-} from "../../tailer/session.ts";
+import type { SessionTransport } from "../../tailer/session.ts";
+import { SubscriberSessions } from "../../tailer/sessions.ts";
 import { EPOCH, envelope, FakeBus, FakeTail } from "../fakes/bus.ts";
 
 /** Channel "x…" lives in bus 0, every other channel in bus 1. */

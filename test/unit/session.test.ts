@@ -13,7 +13,8 @@ import type { ErrorNotice, GapNotice } from "../../shared/protocol/replies.ts";
 import { createConnectionLimit } from "../../tailer/connection-limit.ts";
 import { PresenceTally } from "../../tailer/presence-tally.ts";
 import { PresenceWatch } from "../../tailer/presence-watch.ts";
-import { type SessionDeps, type SessionTransport, SubscriberSessions } from "../../tailer/session.ts";
+import type { SessionTransport } from "../../tailer/session.ts";
+import { type SessionDeps, SubscriberSessions } from "../../tailer/sessions.ts";
 import { EPOCH, envelope, FakeBus, FakeTail, messages } from "../fakes/bus.ts";
 
 /** One connection as the session sees it: what reached it, and what it joined. */
