@@ -4,11 +4,11 @@
  * (ensureBus) and cached until it fails. With one bus this is exactly the single bus of before.
  */
 import type { Collection } from "mongodb";
-import type { BusConfig } from "../config.ts";
 import { type Cached, cachedUntilFailure } from "../lazy.ts";
 import type { Logger } from "../log.ts";
 import { createMongo, type MongoHandle, type PoolOptions } from "../mongo.ts";
 import { ensureBus } from "./collection.ts";
+import type { BusConfig } from "./config.ts";
 import type { BusDoc } from "./doc.ts";
 import { busIndexOf } from "./partition.ts";
 

@@ -1,14 +1,14 @@
 /**
  * A publisher straight into a partitioned bus set, for tailer tests that must not depend on the ingest
- * process: the same bus set a component opens from the same environment (shared/config.ts loadBusSet,
+ * process: the same bus set a component opens from the same environment (shared/bus/config.ts loadBusSet,
  * shared/bus/bus-set.ts), and one BusWriter per bus, each message to its channel's bus.
  */
 
 import { type Appended, BusWriter } from "../../shared/bus/append.ts";
 import type { BusHandle, BusSet } from "../../shared/bus/bus-set.ts";
 import { openBusSet } from "../../shared/bus/bus-set.ts";
+import { loadBusSet } from "../../shared/bus/config.ts";
 import { busIndexOf } from "../../shared/bus/partition.ts";
-import { loadBusSet } from "../../shared/config.ts";
 import { createLogger } from "../../shared/log.ts";
 
 export interface BusSetWriter {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { openBusSet } from "../../shared/bus/bus-set.ts";
+import { loadBusSet } from "../../shared/bus/config.ts";
 import { busIndexOf } from "../../shared/bus/partition.ts";
-import { loadBusSet } from "../../shared/config.ts";
 import { createLogger } from "../../shared/log.ts";
 
 const log = createLogger("test", { level: "error" });

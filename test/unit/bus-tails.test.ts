@@ -6,8 +6,8 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import type { BusHandle, BusSet } from "../../shared/bus/bus-set.ts";
+import { loadBusSet } from "../../shared/bus/config.ts";
 import { busIndexOf } from "../../shared/bus/partition.ts";
-import { loadBusSet } from "../../shared/config.ts";
 import { cachedUntilFailure } from "../../shared/lazy.ts";
 import { createLogger } from "../../shared/log.ts";
 import type { MongoHandle } from "../../shared/mongo.ts";

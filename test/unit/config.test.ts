@@ -1,11 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  DEFAULT_MONGODB_URI,
-  loadBusConfig,
-  loadIngestConfig,
-  loadLogConfig,
-  loadTailerConfig,
-} from "../../shared/config.ts";
+import { DEFAULT_MONGODB_URI, loadBusConfig } from "../../shared/bus/config.ts";
+import { loadIngestConfig, loadLogConfig, loadTailerConfig } from "../../shared/config.ts";
 import { ErrorCode, TailcastError } from "../../shared/errors.ts";
 import { defaultMessageLimits } from "../../shared/message.ts";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { loadBusConfig, loadBusSet } from "../../shared/bus/config.ts";
 import { busCollectionName, busIndexOf, channelKey, jumpHash } from "../../shared/bus/partition.ts";
-import { loadBusConfig, loadBusSet } from "../../shared/config.ts";
 
 describe("jumpHash", () => {
   it("matches the reference implementation's outputs", () => {
