@@ -154,7 +154,7 @@ export async function startTailerNode(
         ...sessions.outbound(),
       },
       ...live.snapshot(),
-      buses: live.reports(),
+      buses: live.busStats(),
       draining: drain.state(),
     }),
   );
