@@ -72,6 +72,7 @@ export class BusTails implements BusRouter {
   readonly #buses: BusState[];
   readonly #demand: TailDemand | null;
   #probe: NodeJS.Timeout | undefined;
+  #checking: Promise<unknown> | null = null;
   #stopping = false;
 
   constructor(deps: BusTailsDeps) {
@@ -250,14 +251,20 @@ export class BusTails implements BusRouter {
       .catch((err: unknown) => this.#deps.log.warn("closing a bus tail failed", { bus: index, err }));
   }
 
-  /** Several buses: every bus not tailed live is asked for its newest document (set up on first use). */
-  async #checkReachable(): Promise<void> {
+  /**
+   * Several buses: every bus not tailed live is asked for its newest document (set up on first use). One
+   * check at a time (joined while running): none piles up on a dead bus, nor overwrites a newer answer.
+   */
+  #checkReachable(): Promise<unknown> {
     const timeoutMs = Math.max(500, this.#deps.options.lagIntervalMs);
-    await Promise.all(
+    this.#checking ??= Promise.all(
       this.#buses.map(async (b) => {
         b.reachable = b.live?.live() === true || (await busAnswers(b.handle.collection, timeoutMs));
       }),
-    );
+    ).finally(() => {
+      this.#checking = null;
+    });
+    return this.#checking;
   }
 }
 
