@@ -146,13 +146,16 @@ describe("a tailer over two buses with one deployment down", () => {
     const during = p0.acked.length;
     await p0.ackedAtLeast(during + 20);
     await s0.waitForIds(p0.acked.slice(during).map((m) => m.id));
-    expect(p1.refusals.length).toBeGreaterThan(refusedBefore);
-    // A new subscribe to the dead bus is refused, retryable, rather than left waiting.
+    // Bus 1's publishes are refused meanwhile (each after the write's own timeout): nothing acknowledged.
+    await pollUntil(
+      "a refused publish on bus 1",
+      async () => p1.refusals.length > refusedBefore || undefined,
+    );
+    // A new subscribe to the dead bus is refused, retryable, rather than accepted onto a tail that
+    // delivers nothing (subscribeOnce gives up after 10 s: a subscribe left waiting fails the test).
     const late = await subscriber("late");
-    const startedAt = Date.now();
     const refused = await subscribeOnce(late, ch1);
     expect(refused).toMatchObject({ ok: false, error: { code: "bus_unavailable" } });
-    expect(Date.now() - startedAt).toBeLessThan(5000);
     // The status page says which bus is down, and still shows the other.
     const published = p0.acked.at(-1)?.offset as number;
     const status = await get<FleetStatus>("/status.json");
