@@ -9,24 +9,27 @@
  * need. A subscribe to a bus whose tail is starting waits for the tail's start position, then recovers
  * from the bus up to it (tailer/recovery.ts) and joins the live stream there.
  *
- * Readiness: one bus — a live cursor on it (as before); several — every bus answered its last check
- * (a live tail counts as one), tailed or not.
+ * Readiness: one bus — a live cursor on it (as before); several — at least one bus answered its last
+ * check (a live tail counts as one), tailed or not. A subscribe to a bus that did not answer its last
+ * check, and has no live cursor here, is refused at once (`bus_unavailable`: retry) and holds nothing.
  */
 
 import type { BusHandle, BusSet } from "../shared/bus/bus-set.ts";
-import { newestPosition } from "../shared/bus/collection.ts";
 import { type BusHistory, busHistory } from "../shared/bus/history.ts";
 import { busIndexOf } from "../shared/bus/partition.ts";
-import type { TailStats } from "../shared/bus/tail-loop.ts";
-import { isTailcastError } from "../shared/errors.ts";
 import type { Logger } from "../shared/log.ts";
 import type { Envelope } from "../shared/message.ts";
 import { ignoreError, withTimeout } from "../shared/promises.ts";
+import { busAnswers } from "./bus-probe.ts";
+import { PublishRate } from "./bus-rate.ts";
+import type { BusReport, BusStats } from "./bus-report.ts";
 import type { BusRouter, ChannelHold, TailGap } from "./bus-router.ts";
-import type { Lag } from "./lag.ts";
+import { addCounters, combineSnapshots, type TailCounters, zeroCounters } from "./bus-snapshot.ts";
 import { type LiveOptions, type LiveStats, LiveTail } from "./live.ts";
 import { newRecoveryStats, type RecoveryStats } from "./recovery.ts";
 import { realTimers, TailDemand, type Timers } from "./tail-demand.ts";
+
+export type { BusReport, BusStats } from "./bus-report.ts";
 
 export interface BusTailsOptions extends Omit<LiveOptions, "collection"> {
   /** Tail buses on demand (several buses) instead of every bus from the start (one bus). */
@@ -48,20 +51,6 @@ export interface BusTailsDeps {
   timers?: Timers;
 }
 
-/** One bus as /stats and the metrics show it. */
-export interface BusReport {
-  index: number;
-  collection: string;
-  /** The node tails it now. */
-  tailing: boolean;
-  /** Documents the node's tails read from it (messages; replays to subscribers not counted). */
-  read: number;
-  /** Of those, the ones for a channel with a subscriber on this node. */
-  delivered: number;
-}
-
-type TailCounters = Pick<TailStats, "reopens" | "gaps" | "missed" | "refilled">;
-
 interface BusState {
   handle: BusHandle;
   history: BusHistory;
@@ -70,11 +59,11 @@ interface BusState {
   delivered: number;
   /** Counters of the tails closed before, so the node's totals never go down. */
   retired: TailCounters;
-  /** The bus answered its last reachability check (several buses: /readyz). */
-  reachable: boolean;
+  /** The bus answered its last reachability check (several buses: /readyz); null before the first. */
+  reachable: boolean | null;
+  /** Its publish rate since its tail opened; null while not tailed. */
+  rate: PublishRate | null;
 }
-
-const zeroCounters = (): TailCounters => ({ reopens: 0, gaps: 0, missed: 0, refilled: 0 });
 
 export class BusTails implements BusRouter {
   /** Recovery counters of the whole node, shared by every bus's live view. */
@@ -83,6 +72,7 @@ export class BusTails implements BusRouter {
   readonly #buses: BusState[];
   readonly #demand: TailDemand | null;
   #probe: NodeJS.Timeout | undefined;
+  #checking: Promise<unknown> | null = null;
   #stopping = false;
 
   constructor(deps: BusTailsDeps) {
@@ -94,7 +84,8 @@ export class BusTails implements BusRouter {
       read: 0,
       delivered: 0,
       retired: zeroCounters(),
-      reachable: false,
+      reachable: null,
+      rate: null,
     }));
     this.#demand = deps.options.onDemand
       ? new TailDemand(
@@ -129,12 +120,18 @@ export class BusTails implements BusRouter {
   hold(channel: string): ChannelHold {
     const index = busIndexOf(channel, this.#buses.length);
     const state = this.#buses[index] as BusState;
+    if (this.#demand !== null && state.reachable === false && state.live?.live() !== true) {
+      // Its deployment did not answer: a subscribe would wait for a tail that cannot start, or join one
+      // that delivers nothing, while its client believes it is served. Refused, it retries (README "Tail
+      // on demand and affinity"); holding nothing, it opens no tail.
+      return notTailed(state.history, () => {});
+    }
     const release = this.#demand?.hold(index) ?? (() => {});
     const live = state.live;
     if (live === null) {
       // Stopping (or a bus not tailed at all): nothing to hold; the subscribe is refused as not ready.
       release();
-      return { tail: idleTail, history: state.history, opening: false, started: async () => {}, release };
+      return notTailed(state.history, release);
     }
     const { startWaitMs } = this.#deps.options;
     return {
@@ -157,13 +154,20 @@ export class BusTails implements BusRouter {
 
   /** Every bus, for /stats `buses` and the per-bus metrics. */
   reports(): BusReport[] {
-    return this.#buses.map((b) => ({
-      index: b.handle.index,
-      collection: b.handle.config.collection,
-      tailing: b.live !== null,
-      read: b.read,
-      delivered: b.delivered,
-    }));
+    return this.#buses.map(report);
+  }
+
+  /** Every bus with whether it answers and its publish rate, for /stats `buses` and the status page. */
+  busStats(now = Date.now()): BusStats[] {
+    return this.#buses.map((b) => {
+      const live = b.live?.live() === true;
+      return {
+        ...report(b),
+        live,
+        answering: live || this.#demand === null ? live : b.reachable,
+        publishRate: b.rate?.rate(now) ?? null,
+      };
+    });
   }
 
   /** The node's tail, recovery and lag: one bus's as they are; several buses' summed (lag: the worst). */
@@ -171,38 +175,15 @@ export class BusTails implements BusRouter {
     const first = this.#buses[0] as BusState;
     if (this.#buses.length === 1 && this.#demand === null && first.live) return first.live.snapshot();
     const { options } = this.#deps;
-    const open = this.#buses.flatMap((b) => (b.live ? [{ b, s: b.live.snapshot() }] : []));
-    const tails = open.map(({ s }) => s.tail).filter((t): t is TailStats => t !== null);
-    const counters = zeroCounters();
-    for (const b of this.#buses) for (const k of COUNTERS) counters[k] += b.retired[k];
-    for (const t of tails) for (const k of COUNTERS) counters[k] += t[k];
-    let lag: Lag | null = null;
-    for (const { s } of open) if (s.lag && (lag === null || s.lag.ms > lag.ms)) lag = s.lag;
-    const sum = (f: (s: LiveStats["recovery"]) => number) => open.reduce((n, { s }) => n + f(s.recovery), 0);
-    const always = this.#demand === null;
-    return {
-      // A node that tails for good and has not started yet has no tail, as before.
-      tail:
-        always && tails.length === 0
-          ? null
-          : {
-              live: tails.length > 0 && tails.every((t) => t.live),
-              // Positions are per bus: no one position is the node's.
-              position: null,
-              ...counters,
-              lastError: tails.find((t) => t.lastError !== null)?.lastError ?? null,
-              cursorId: null,
-            },
-      recovery: {
-        ...this.stats,
-        windowSize: sum((r) => r.windowSize),
-        // The bounds are the node's, shared by its buses (#open).
-        windowCapacity: options.recoveryWindow,
-        windowBytes: sum((r) => r.windowBytes),
-        windowCapacityBytes: options.recoveryWindowBytes,
-      },
-      lag,
-    };
+    return combineSnapshots({
+      open: this.#buses.flatMap((b) => (b.live ? [b.live.snapshot()] : [])),
+      retired: this.#buses.map((b) => b.retired),
+      always: this.#demand === null,
+      stats: this.stats,
+      // The bounds are the node's, shared by its buses (#open).
+      windowCapacity: options.recoveryWindow,
+      windowCapacityBytes: options.recoveryWindowBytes,
+    });
   }
 
   /** Bus 0's live view while it is tailed (the status page's position), else null. */
@@ -230,6 +211,7 @@ export class BusTails implements BusRouter {
       deliver: (envelope) => {
         if (state.live !== live) return;
         state.read++;
+        state.rate?.record(Date.parse(envelope.ts));
         if (this.#deps.deliver(envelope) > 0) state.delivered++;
       },
       gap: (gap) => {
@@ -247,6 +229,7 @@ export class BusTails implements BusRouter {
       },
     });
     state.live = live;
+    state.rate = new PublishRate(Date.now());
     if (this.#demand !== null) {
       log.info("tailing bus", { bus: index, collection: handle.config.collection });
       live.start().catch((err: unknown) => log.error("bus tail failed", { bus: index, err }));
@@ -259,41 +242,52 @@ export class BusTails implements BusRouter {
     const live = state.live;
     if (live === null) return;
     state.live = null;
+    state.rate = null;
     const tail = live.snapshot().tail;
-    if (tail) for (const k of COUNTERS) state.retired[k] += tail[k];
+    if (tail) addCounters(state.retired, tail);
     this.#deps.log.info("bus idle: tail closed", { bus: index, collection: state.handle.config.collection });
     live
       .stop()
       .catch((err: unknown) => this.#deps.log.warn("closing a bus tail failed", { bus: index, err }));
   }
 
-  /** Several buses: every bus not tailed live is asked for its newest document (set up on first use). */
-  async #checkReachable(): Promise<void> {
+  /**
+   * Several buses: every bus not tailed live is asked for its newest document (set up on first use). One
+   * check at a time (joined while running): none piles up on a dead bus, nor overwrites a newer answer.
+   */
+  #checkReachable(): Promise<unknown> {
     const timeoutMs = Math.max(500, this.#deps.options.lagIntervalMs);
-    await Promise.all(
+    this.#checking ??= Promise.all(
       this.#buses.map(async (b) => {
-        if (b.live?.live() === true) {
-          b.reachable = true;
-          return;
-        }
-        try {
-          await withTimeout(
-            (async () => newestPosition(await b.handle.collection(), timeoutMs))(),
-            timeoutMs,
-          );
-          b.reachable = true;
-        } catch (err) {
-          if (isTailcastError(err)) throw err; // misconfiguration: waiting will not help
-          b.reachable = false;
-        }
+        b.reachable = b.live?.live() === true || (await busAnswers(b.handle.collection, timeoutMs));
       }),
-    );
+    ).finally(() => {
+      this.#checking = null;
+    });
+    return this.#checking;
   }
 }
 
-const COUNTERS = ["reopens", "gaps", "missed", "refilled"] as const;
+function report(b: BusState): BusReport {
+  return {
+    index: b.handle.index,
+    collection: b.handle.config.collection,
+    tailing: b.live !== null,
+    read: b.read,
+    delivered: b.delivered,
+  };
+}
 
-/** What a subscribe sees of a bus the node does not tail (it is stopping): never ready. */
+/** The hold of a bus the node does not tail (stopping, or its deployment not answering): refused as not ready. */
+const notTailed = (history: BusHistory, release: () => void): ChannelHold => ({
+  tail: idleTail,
+  history,
+  opening: false,
+  started: async () => {},
+  release,
+});
+
+/** What a subscribe sees of a bus the node does not tail: never ready. */
 const idleTail: ChannelHold["tail"] = {
   window: { covers: () => false, after: () => [] },
   stats: newRecoveryStats(),

@@ -18,9 +18,11 @@ import { ensureNodes, liveNodes, type NodeReport, NodeRole } from "../shared/fle
 import { cachedUntilFailure } from "../shared/lazy.ts";
 import type { Logger } from "../shared/log.ts";
 import { withTimeout } from "../shared/promises.ts";
+import type { BusStats } from "./bus-report.ts";
 import type { DeliveryStats } from "./delivery-stats.ts";
 import type { LiveStats } from "./live.ts";
 import { buildStatus, type FleetStatus } from "./status.ts";
+import type { BusEnds } from "./status-bus.ts";
 
 const page = readFileSync(new URL("./public/status.html", import.meta.url), "utf8");
 
@@ -30,9 +32,10 @@ const READ_TIMEOUT_MS = 2000;
 export interface TailerFleetDeps {
   config: TailerConfig;
   db: () => Promise<Db>;
-  bus: () => Promise<Collection<BusDoc>>;
-  /** The node's tails (tailer/buses.ts): one bus's position, several buses' counters summed. */
-  live: { snapshot(): LiveStats; live(): boolean };
+  /** Every bus of the set, bus 0 first (one bus: that one). */
+  buses: ReadonlyArray<() => Promise<Collection<BusDoc>>>;
+  /** The node's tails (tailer/buses.ts): one bus's position, several buses' counters summed, each bus's view. */
+  live: { snapshot(): LiveStats; live(): boolean; busStats(): BusStats[] };
   delivery: DeliveryStats;
   /** Open connections (both transports) and the channels they hold. */
   serving: () => { connections: number; subscriptions: number };
@@ -76,16 +79,11 @@ export function tailerFleet(deps: TailerFleetDeps): TailerFleet {
   };
 
   const read = async (): Promise<FleetStatus> => {
-    const [now, found] = await Promise.allSettled([
+    const [now, ...ends] = await Promise.allSettled([
       withTimeout(clock.now(), READ_TIMEOUT_MS),
-      withTimeout(
-        (async () => {
-          const bus = await deps.bus();
-          return { newest: await newestPosition(bus), oldest: await oldestPosition(bus) };
-        })(),
-        READ_TIMEOUT_MS,
-      ),
+      ...deps.buses.map((bus) => withTimeout(readEnds(bus), READ_TIMEOUT_MS)),
     ]);
+    const found = ends[0] as PromiseSettledResult<BusEnds>;
     const at = new Date(now.status === "fulfilled" ? now.value : Date.now());
     const fleet = await withTimeout(
       nodes().then((c) => liveNodes(c, at)),
@@ -94,6 +92,10 @@ export function tailerFleet(deps: TailerFleetDeps): TailerFleet {
       (list) => ({ list, error: null }),
       (err: unknown) => ({ list: [], error: messageOf(err) }),
     );
+    const views = live.busStats();
+    // One bus: the node's rate is the bus's, as it always was; several: each bus's own (bus 0's included).
+    const rates =
+      views.length === 1 ? [delivery.summary(Date.now()).publishRate] : views.map((v) => v.publishRate);
     return buildStatus({
       now: at,
       self: config.nodeId,
@@ -101,7 +103,16 @@ export function tailerFleet(deps: TailerFleetDeps): TailerFleet {
       bus: found.status === "fulfilled" ? found.value : null,
       busError: found.status === "rejected" ? messageOf(found.reason) : null,
       nodesError: fleet.error,
-      publishRate: delivery.summary(Date.now()).publishRate,
+      publishRate: rates[0] ?? null,
+      buses: views.map(({ live: _, ...view }, i) => {
+        const read = ends[i];
+        return {
+          ...view,
+          publishRate: rates[i] ?? null,
+          ends: read?.status === "fulfilled" ? read.value : null,
+          error: read?.status === "rejected" ? messageOf(read.reason) : null,
+        };
+      }),
     });
   };
 
@@ -132,6 +143,11 @@ export function tailerFleet(deps: TailerFleetDeps): TailerFleet {
     },
     stop: async () => heartbeat?.stop(),
   };
+}
+
+async function readEnds(bus: () => Promise<Collection<BusDoc>>): Promise<BusEnds> {
+  const c = await bus();
+  return { newest: await newestPosition(c), oldest: await oldestPosition(c) };
 }
 
 function messageOf(err: unknown): string {

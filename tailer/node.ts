@@ -154,7 +154,7 @@ export async function startTailerNode(
         ...sessions.outbound(),
       },
       ...live.snapshot(),
-      buses: live.reports(),
+      buses: live.busStats(),
       draining: drain.state(),
     }),
   );
@@ -168,7 +168,7 @@ export async function startTailerNode(
   const fleet = tailerFleet({
     config,
     db: () => bus0.mongo.db(),
-    bus,
+    buses: set.buses.map((b) => b.collection),
     live,
     delivery,
     serving: () => {

@@ -114,9 +114,13 @@ export const defaultRecoveryOptions: Readonly<RecoveryOptions> = Object.freeze({
 
 /** The node has no position yet, or a subscriber is ahead of it for too long: retry, maybe elsewhere. */
 export function notReady(): TailcastError {
-  return new TailcastError(ErrorCode.busUnavailable, "This node is not following the bus yet; retry.", {
-    retryAfter: 1,
-  });
+  return new TailcastError(
+    ErrorCode.busUnavailable,
+    "This node cannot serve the channel's bus right now (starting, behind, or its database is not answering); retry.",
+    {
+      retryAfter: 1,
+    },
+  );
 }
 
 export interface Recovered {

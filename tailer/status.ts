@@ -1,15 +1,20 @@
 /**
  * The fleet status (`GET /status.json`, and the page at `/status` that shows it): every live node
  * from its heartbeat (shared/fleet/nodes.ts), the bus from its oldest and newest documents, and the
- * serving node's publish rate. Pure: tailer/status-routes.ts reads the inputs.
+ * serving node's publish rate; with several buses, a row per bus (tailer/status-bus.ts). Pure:
+ * tailer/fleet.ts reads the inputs.
  */
 import type { NodeDoc, NodeReport, NodeRole } from "../shared/fleet/nodes.ts";
+import {
+  type BusEnds,
+  type BusRow,
+  type BusRowInput,
+  type BusStatus,
+  busRows,
+  busStatus,
+} from "./status-bus.ts";
 
-export interface BusEnd {
-  offset: number;
-  epoch: string;
-  ts: Date;
-}
+export type { BusEnd, BusRow, BusRowInput, BusStatus } from "./status-bus.ts";
 
 export interface StatusInputs {
   /** The database server's time (the clock heartbeats expire on). */
@@ -18,31 +23,14 @@ export interface StatusInputs {
   self: string;
   nodes: NodeDoc[];
   /** The bus's oldest and newest documents, or null when they could not be read (`busError` says why). */
-  bus: { oldest: BusEnd | null; newest: BusEnd | null } | null;
+  bus: BusEnds;
   busError: string | null;
   /** Why the heartbeats could not be read (`nodes` is then empty), or null. */
   nodesError: string | null;
-  /** Messages per second reaching the serving node's tail (tailer/delivery-stats.ts), null if unknown. */
+  /** Bus 0's messages per second reaching the serving node's tail (tailer/delivery-stats.ts), null if unknown. */
   publishRate: number | null;
-}
-
-export interface BusStatus {
-  epoch: string;
-  oldestOffset: number | null;
-  newestOffset: number;
-  oldestTs: string | null;
-  newestTs: string;
-  /** Documents the bus holds now, oldest to newest (a client can resume from the one before the oldest). */
-  retainedMessages: number | null;
-  /** How far back the bus reaches now: the newest document's `ts` minus the oldest's. */
-  coveredSeconds: number | null;
-  publishRate: number | null;
-  /**
-   * Seconds of history the retained messages represent at the current publish rate: how long a client
-   * may be away and still recover. Null when nothing is being published (retention is then unbounded
-   * in time). While the bus is still filling up it holds more later, so this is a lower bound.
-   */
-  retentionSeconds: number | null;
+  /** Every bus of the set, bus 0 first (one bus: that one); none when not given. */
+  buses?: readonly BusRowInput[];
 }
 
 /** A node's row: what it reported on its last heartbeat, with times as ISO strings for JSON. */
@@ -75,8 +63,11 @@ export interface FleetTotals {
 export interface FleetStatus {
   generatedAt: string;
   servedBy: string;
+  /** Bus 0 (the only bus, by default). */
   bus: BusStatus | null;
   busError: string | null;
+  /** One row per bus, bus 0 first. */
+  buses: BusRow[];
   nodesError: string | null;
   fleet: FleetTotals;
   nodes: NodeStatus[];
@@ -93,29 +84,10 @@ export function buildStatus(inputs: StatusInputs): FleetStatus {
     servedBy: inputs.self,
     bus: busStatus(inputs.bus, inputs.publishRate),
     busError: inputs.busError,
+    buses: busRows(inputs.buses ?? []),
     nodesError: inputs.nodesError,
     fleet: totals(nodes),
     nodes,
-  };
-}
-
-function busStatus(bus: StatusInputs["bus"], publishRate: number | null): BusStatus | null {
-  const newest = bus?.newest;
-  if (!newest) return null;
-  // Both ends of one incarnation only: a bus recreated between the two reads has no meaningful span.
-  const oldest = bus.oldest && bus.oldest.epoch === newest.epoch ? bus.oldest : null;
-  const retained = oldest ? newest.offset - oldest.offset + 1 : null;
-  return {
-    epoch: newest.epoch,
-    oldestOffset: oldest?.offset ?? null,
-    newestOffset: newest.offset,
-    oldestTs: oldest?.ts.toISOString() ?? null,
-    newestTs: newest.ts.toISOString(),
-    retainedMessages: retained,
-    coveredSeconds: oldest ? Math.max(0, newest.ts.getTime() - oldest.ts.getTime()) / 1000 : null,
-    publishRate,
-    retentionSeconds:
-      retained !== null && publishRate !== null && publishRate > 0 ? retained / publishRate : null,
   };
 }
 

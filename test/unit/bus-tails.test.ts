@@ -135,4 +135,37 @@ describe("BusTails", () => {
     expect(t.reports()).toEqual([{ index: 0, collection: "bus", tailing: true, read: 0, delivered: 0 }]);
     expect(t.live()).toBe(false); // no live cursor yet: /readyz as before
   });
+
+  it("several buses: a bus that did not answer its check is refused at once and opens no tail", async () => {
+    const { t } = tails(2, true);
+    // Before the first check nothing is known: a subscribe waits for the tail it opens.
+    expect(t.busStats().map((b) => b.answering)).toEqual([null, null]);
+    await t.start(); // checks every bus: none answers here
+    expect(t.busStats().map((b) => [b.answering, b.live, b.publishRate])).toEqual([
+      [false, false, null],
+      [false, false, null],
+    ]);
+    expect(t.live()).toBe(false);
+    const hold = t.hold(channelIn(1, 2, "down"));
+    expect([hold.opening, hold.tail.ready()]).toEqual([false, false]);
+    expect(t.reports().map((b) => b.tailing)).toEqual([false, false]);
+    hold.release();
+  });
+
+  it("one bus: answering is its live cursor (no check is made)", () => {
+    const { t } = tails(1, false);
+    void t.start().catch(() => {});
+    expect(t.busStats()).toEqual([
+      {
+        index: 0,
+        collection: "bus",
+        tailing: true,
+        read: 0,
+        delivered: 0,
+        live: false,
+        answering: false,
+        publishRate: 0,
+      },
+    ]);
+  });
 });
