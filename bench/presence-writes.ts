@@ -60,7 +60,9 @@ try {
     for (let j = 0; j < channels / 100; j++) tally.join(`ch-${(r * 7919 + j * 101) % channels}`, null);
     rows.push(await round(`interval ${r}`));
   }
-  const steady = rows.slice(1 + REFRESH_EVERY_INTERVALS);
+  // Steady state: the rounds after the first refresh cycle, or every round after the start if there are no more.
+  const steady =
+    intervals > REFRESH_EVERY_INTERVALS ? rows.slice(1 + REFRESH_EVERY_INTERVALS) : rows.slice(1);
   const opsPerInterval = steady.reduce((n, r) => n + r.ops, 0) / steady.length;
   const msPerInterval = steady.reduce((n, r) => n + r.ms, 0) / steady.length;
   const readStarted = performance.now();

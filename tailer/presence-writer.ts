@@ -69,8 +69,13 @@ export function presenceWrites(options: PresenceWriterOptions, deps: PresenceWri
     const ops: AnyBulkWriteOperation<PresenceDoc>[] = [];
     for (const { channel, subscribers } of [...plan.changed, ...plan.refreshes]) {
       const subjects = deps.tally.subjects(channel, MAX_PRESENCE_SUBJECTS);
+      // updateMany on a unique `_id` updates or inserts exactly one document, like updateOne, on MongoDB
+      // too (only without retryable writes, which a failed round does not need: it is planned again).
+      // FerretDB keeps each matched updateOne's read open until the whole command ends, and its SQLite
+      // pool has 100 connections: unpatched, the 100th matched updateOne of one round hangs the whole
+      // database (docs/ferretdb.md). An updateMany reads on to the end, which releases it at once.
       ops.push({
-        updateOne: {
+        updateMany: {
           filter: { _id: presenceId(channel, nodeId) },
           update: { $set: { channel, node: nodeId, subscribers, expiresAt, ...(subjects && { subjects }) } },
           upsert: true,
