@@ -110,6 +110,35 @@ describe.skipIf(skipReason !== undefined)("patched dev FerretDB", () => {
     expect(small).toBeGreaterThan(0);
     expect(large / small).toBeLessThan(2);
   });
+
+  // Patches 0004–0006 (the write path the presence writer uses).
+  it("serves an _id filter from the _id index, completes 150 matched updateOne in one command, and deletes past SQLite's 32,766 variables", async () => {
+    await withDb(inject("mongodbUri"), async (client) => {
+      const docs = client.db(dbName).collection<{ _id: string; n: number }>("writes");
+      const count = 33_000;
+      for (let i = 0; i < count; i += 5000) {
+        await docs.insertMany(
+          Array.from({ length: Math.min(5000, count - i) }, (_, k) => ({ _id: `doc-${i + k}`, n: 0 })),
+        );
+      }
+      const explained = await client
+        .db(dbName)
+        .command({ explain: { find: "writes", filter: { _id: "doc-7" } } });
+      expect(JSON.stringify(explained.queryPlanner)).toMatch(/USING INDEX/);
+      // Unpatched, each matched updateOne held one of the 100 pooled SQLite connections until the
+      // command ended: the 100th never got one, and the command (and the database) hung.
+      const updated = await docs.bulkWrite(
+        Array.from({ length: 150 }, (_, i) => ({
+          updateOne: { filter: { _id: `doc-${i}` }, update: { $set: { n: 1 } } },
+        })),
+        { ordered: false, maxTimeMS: 30_000 },
+      );
+      expect(updated.matchedCount).toBe(150);
+      expect(await docs.countDocuments({ n: 1 })).toBe(150);
+      expect((await docs.deleteMany({})).deletedCount).toBe(count);
+      expect(await docs.countDocuments({})).toBe(0);
+    });
+  }, 120_000);
 });
 
 /** CPU seconds the server spends in a fixed idle window while one awaitData cursor polls `docs` documents. */
