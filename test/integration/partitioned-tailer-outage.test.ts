@@ -73,6 +73,7 @@ interface Acked {
 function keptPublisher(channel: string) {
   const acked: Acked[] = [];
   const refusals: number[] = [];
+  let lastRefusal = "none";
   let stopping = false;
   const done = (async () => {
     for (let i = 0; !stopping; i++) {
@@ -88,6 +89,7 @@ function keptPublisher(channel: string) {
         }
         // A refusal to retry (the bus, or the idempotency store beside bus 0, is down), or no answer.
         if (res !== null) expect([503, 409]).toContain(res.status);
+        lastRefusal = res === null ? "no answer" : `${res.status} ${JSON.stringify(res.body)}`;
         refusals.push(i);
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -98,7 +100,14 @@ function keptPublisher(channel: string) {
     acked,
     refusals,
     ackedAtLeast: (n: number) =>
-      pollUntil(`${n} acknowledged on ${channel}`, async () => acked.length >= n || undefined, 60_000),
+      pollUntil(
+        `${n} acknowledged on ${channel}`,
+        async () => {
+          if (acked.length >= n) return true;
+          throw new Error(`${acked.length} acknowledged, last refusal: ${lastRefusal}`);
+        },
+        60_000,
+      ),
     stop: async () => {
       stopping = true;
       await done;
