@@ -1,7 +1,7 @@
 /**
  * One subscriber connection, whatever its transport. Socket.IO (socketio.ts) and /ws (ws.ts) only
- * carry requests in and replies out; everything a subscriber may do is decided here, once: admission
- * at connect, subscribe / unsubscribe / refresh, token expiry.
+ * carry requests in and replies out; everything a subscriber may do is decided here, once: subscribe /
+ * unsubscribe / refresh / presence, token expiry (admission at connect: sessions.ts).
  *
  * A transport implements the small SessionTransport interface (in the spirit of Socket.IO's cluster
  * adapter: one base, transports implement hooks). The node's SubscriberSessions (sessions.ts) holds

@@ -11,7 +11,7 @@ import { isIndexOptionsConflict, isNotImplemented } from "../bus/errors.ts";
 import type { Logger } from "../log.ts";
 import { type PresenceSummary, summarizePresence } from "./summary.ts";
 
-export { MAX_PRESENCE_SUBJECTS, type PresenceSummary, type PresenceUpdate } from "./summary.ts";
+export { MAX_PRESENCE_SUBJECTS, type PresenceSummary } from "./summary.ts";
 
 export interface PresenceDoc {
   /** `<channel>|<node>`: channel names never hold `|` (shared/message.ts), so the split is unambiguous. */
