@@ -1,5 +1,5 @@
 /** Choosing the node to (re)connect to, and the URL each transport needs. Pure. */
-import { busIndexOf } from "../shared/bus/partition.ts";
+import { busIndexOf, channelKey, jumpHash } from "../shared/bus/partition.ts";
 
 /** `ordered`: the first URL first (a page served by a node prefers that node), then round-robin. */
 export type PickUrl = "round-robin" | "random" | "ordered";
@@ -41,13 +41,25 @@ export function withAffinity(url: string, channel: string | undefined): string {
   return u.toString();
 }
 
+/** Most tailers one bus's channels may be spread over with busAffinity. */
+export const MAX_AFFINITY_SPREAD = 1024;
+/** Decorrelates the spread from the bus choice, which hashes the same key (shared/bus/partition.ts). */
+const SPREAD_SALT = 0x9e3779b97f4a7c15n;
+
 /**
  * An affinity key that groups channels by bus instead of by name: `bus-<i>`, where i is the bus the
  * channel lives in among `buses` (TAILCAST_BUSES). Clients of every channel of one bus then share a
- * tailer, which tails that bus alone — at the price of coarser balancing (one key per bus).
+ * tailer, which tails that bus alone — at the price of coarser balancing (one key per bus). With
+ * `spread` k > 1 the key is `bus-<i>-<j>`, j a second hash of the channel below k: a bus's channels go
+ * to up to k tailers (each reading that whole bus), so a fleet of more tailers than buses still gets
+ * keys for all of them (README "Tail on demand and affinity").
  */
-export function busAffinity(channel: string, buses: number): string {
-  return `bus-${busIndexOf(channel, buses)}`;
+export function busAffinity(channel: string, buses: number, spread = 1): string {
+  if (!Number.isInteger(spread) || spread < 1 || spread > MAX_AFFINITY_SPREAD) {
+    throw new RangeError(`busAffinity: spread must be an integer from 1 to ${MAX_AFFINITY_SPREAD}`);
+  }
+  const bus = `bus-${busIndexOf(channel, buses)}`;
+  return spread === 1 ? bus : `${bus}-${jumpHash(channelKey(channel) ^ SPREAD_SALT, spread)}`;
 }
 
 /** The /ws endpoint of a node: `http(s)://host[/base]` → `ws(s)://host[/base]/ws`; a ws(s) URL is kept as given. */

@@ -49,6 +49,26 @@ describe("busAffinity", () => {
     );
     expect(busAffinity("anything", 1)).toBe("bus-0");
   });
+
+  it("spreads a bus's channels over `spread` keys, each key within one bus", () => {
+    const channels = Array.from({ length: 2000 }, (_, i) => `ch-${i}`);
+    const keys = new Map<string, number>();
+    for (const channel of channels) {
+      const key = busAffinity(channel, 4, 8);
+      expect(key).toMatch(new RegExp(`^bus-${busIndexOf(channel, 4)}-[0-7]$`));
+      expect(busAffinity(channel, 4, 8)).toBe(key); // stable
+      keys.set(key, (keys.get(key) ?? 0) + 1);
+    }
+    // 4 buses × 8 = 32 keys, all used, none far from its share of 62.5 (the second hash is not the bus's).
+    expect(keys.size).toBe(32);
+    for (const count of keys.values()) expect(count).toBeGreaterThan(30);
+    expect(busAffinity("ch-1", 4, 1)).toBe(busAffinity("ch-1", 4));
+  });
+
+  it("refuses a spread that is not a whole number from 1 to 1024", () => {
+    for (const spread of [0, -1, 1.5, 1025, Number.NaN])
+      expect(() => busAffinity("c", 4, spread)).toThrow(RangeError);
+  });
 });
 
 describe("createClient affinity", () => {
