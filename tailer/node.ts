@@ -155,6 +155,7 @@ export async function startTailerNode(
       },
       ...live.snapshot(),
       buses: live.busStats(),
+      presence: { channels: presence.tally.counts.size, watchedChannels: presence.watch.channels },
       draining: drain.state(),
     }),
   );

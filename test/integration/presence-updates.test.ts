@@ -152,6 +152,11 @@ describe("presence updates across two tailers", () => {
     expect(await bob.until((u) => u.subscribers === 2, "after carol left")).toMatchObject(after);
     expect(alice.named("left")).toContain("carol");
     expect(bob.named("left")).toContain("carol");
+    // What each node reads for its watchers: the one channel watched there.
+    for (const node of [a, b]) {
+      const stats = (await (await fetch(`${node.url}/stats`)).json()) as { presence: unknown };
+      expect(stats.presence).toEqual({ channels: 1, watchedChannels: 1 });
+    }
   });
 
   it("refuses a presence flag that is not a boolean, on both transports", async () => {
