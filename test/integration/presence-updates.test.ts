@@ -159,6 +159,40 @@ describe("presence updates across two tailers", () => {
     }
   });
 
+  it("follows a TypeScript client to another node: the new node starts with a whole summary", async () => {
+    const c3 = await startTailer({
+      db,
+      nodeId: "updates-c",
+      env: {
+        ...authEnv([testKey("unused", ["room"])]),
+        TAILCAST_PRESENCE_INTERVAL_MS: String(INTERVAL_MS),
+        TAILCAST_PRESENCE_SUBJECTS: "on",
+      },
+    });
+    const erin = new Updates();
+    const c = createClient({
+      urls: [c3.url, b.url],
+      pickUrl: "ordered",
+      transport: "socket.io",
+      token: await tokenFor("erin"),
+      WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
+    });
+    clients.push(c);
+    const nodes: string[] = [];
+    c.on("node", (url) => nodes.push(url));
+    c.on("presence", erin.push);
+    c.subscribe("room", () => {}, { presence: true });
+    await erin.until((u) => u.subscribers === 3 && u.nodes === 3, "erin counted on the third node");
+    const before = erin.all.length;
+    await c3.stop(); // its documents go with it; the client moves to B and subscribes there again
+    const moved = await erin.until(
+      (u) => erin.all.indexOf(u) >= before && u.subscribers === 3 && u.nodes === 2,
+      "erin counted on B",
+    );
+    expect(nodes).toEqual([c3.url, b.url]);
+    expect(moved.subjects).toEqual(["alice", "bob", "erin"]);
+  });
+
   it("refuses a presence flag that is not a boolean, on both transports", async () => {
     const ws = await rawWs(a, "dave");
     expect(await ws.request({ type: "subscribe", channel: "room", presence: "yes" })).toMatchObject({
