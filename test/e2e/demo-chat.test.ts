@@ -1,6 +1,6 @@
 /**
  * The demo chat in a real browser (Debian's Chromium driven by playwright-core): two pages on two
- * tailer nodes; a message typed in one appears in both.
+ * tailer nodes; a message typed in one appears in both, and each page shows who is here (presence updates).
  */
 import { mkdir } from "node:fs/promises";
 import type { Browser, Page } from "playwright-core";
@@ -25,6 +25,8 @@ describe.skipIf(!available)("demo chat in Chromium", () => {
     const origins = [p1, p2].map((p) => `http://127.0.0.1:${p}`).join(",");
     const ingest = await startFunctions({ db, port: ingestPort, env: { TAILCAST_CORS_ORIGINS: origins } });
     const env = {
+      // Presence updates every 200 ms, so the header's count follows within the test's polls.
+      TAILCAST_PRESENCE_INTERVAL_MS: "200",
       TAILCAST_INGEST_URL: ingest.url,
       TAILCAST_PEER_URLS: [p1, p2].map((p) => `http://127.0.0.1:${p}`).join(","),
     };
@@ -61,6 +63,9 @@ describe.skipIf(!available)("demo chat in Chromium", () => {
     const [left, right] = [await open(n1), await open(n2)];
     expect(await left.textContent("#node")).toBe(`127.0.0.1:${n1.port}`);
     expect(await right.textContent("#node")).toBe(`127.0.0.1:${n2.port}`);
+    // Each page shows the channel's presence across the fleet: both pages, one on each node.
+    for (const page of [left, right])
+      await expect.poll(() => page.textContent("#here")).toBe("2 here · 2 nodes");
 
     await send(left, "alice", "hello from the left");
     await send(right, "bob", "hi alice");
@@ -79,6 +84,8 @@ describe.skipIf(!available)("demo chat in Chromium", () => {
     await expect.poll(() => right.locator("#messages li").count()).toBe(5);
     expect(await offsets(left)).toEqual(await offsets(right));
     expect(new Set(await offsets(left)).size).toBe(5);
+    // The dead node's presence expires (12 intervals after its last write): both pages are now on one node.
+    await expect.poll(() => left.textContent("#here"), { timeout: 15_000 }).toBe("2 here · 1 node");
     expect((await texts(left)).map((t) => t.replace(/ #\d+.*$/, ""))).toEqual([
       "alice: hello from the left",
       "bob: hi alice",
