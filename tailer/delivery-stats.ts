@@ -1,11 +1,13 @@
 /**
  * A small rolling view of what the node delivered, for the fleet status page: the delivery latency
  * (the bus `ts` of a message to the moment the node handed it to its transports) and the publish
- * rate (messages per second by their bus `ts`), over the last minute. It keeps the last `capacity`
- * messages in a ring, so its memory is fixed whatever the rate; at rates above capacity per window
- * the figures cover the most recent `capacity` messages. Pure: times are passed in.
+ * rate (messages per second by their bus `ts`, bus-rate.ts), over the last minute. It keeps the
+ * latencies of the last `capacity` messages in a ring, so its memory is fixed whatever the rate; at
+ * rates above capacity per window the latencies cover the most recent `capacity` messages. Pure: times
+ * are passed in.
  */
 import type { LatencySummary } from "../shared/fleet/nodes.ts";
+import { PublishRate } from "./bus-rate.ts";
 
 export const DEFAULT_WINDOW_MS = 60_000;
 const DEFAULT_CAPACITY = 4096;
@@ -19,7 +21,7 @@ export interface DeliverySummary {
 export class DeliveryStats {
   readonly #busTs: Float64Array;
   readonly #emittedAt: Float64Array;
-  readonly #startedAt: number;
+  readonly #rate: PublishRate;
   #next = 0;
   #size = 0;
 
@@ -27,10 +29,11 @@ export class DeliveryStats {
   constructor(startedAt: number, capacity = DEFAULT_CAPACITY) {
     this.#busTs = new Float64Array(capacity);
     this.#emittedAt = new Float64Array(capacity);
-    this.#startedAt = startedAt;
+    this.#rate = new PublishRate(startedAt);
   }
 
   record(busTs: number, emittedAt: number): void {
+    this.#rate.record(busTs);
     this.#busTs[this.#next] = busTs;
     this.#emittedAt[this.#next] = emittedAt;
     this.#next = (this.#next + 1) % this.#busTs.length;
@@ -40,22 +43,11 @@ export class DeliveryStats {
   summary(now: number, windowMs = DEFAULT_WINDOW_MS): DeliverySummary {
     const from = now - windowMs;
     const latencies: number[] = [];
-    let published = 0;
-    let oldestBusTs = Number.POSITIVE_INFINITY;
     for (let i = 0; i < this.#size; i++) {
-      const busTs = this.#busTs[i] as number;
       const emittedAt = this.#emittedAt[i] as number;
-      if (emittedAt >= from) latencies.push(Math.max(0, emittedAt - busTs));
-      if (busTs >= from) published++;
-      oldestBusTs = Math.min(oldestBusTs, busTs);
+      if (emittedAt >= from) latencies.push(Math.max(0, emittedAt - (this.#busTs[i] as number)));
     }
-    // The span the count covers: the window, shortened by the node's own age and, when the ring has
-    // overwritten messages of the window, to the oldest message it still holds.
-    let spanStart = Math.max(from, this.#startedAt);
-    if (this.#size === this.#busTs.length) spanStart = Math.max(spanStart, oldestBusTs);
-    const spanMs = now - spanStart;
-    const publishRate = published === 0 || spanMs <= 0 ? 0 : (published * 1000) / spanMs;
-    return { publishRate, delivery: summarize(latencies) };
+    return { publishRate: this.#rate.rate(now, windowMs), delivery: summarize(latencies) };
   }
 }
 
