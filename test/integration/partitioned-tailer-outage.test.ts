@@ -44,6 +44,7 @@ beforeAll(async () => {
     TAILCAST_LAG_INTERVAL_MS: "200",
     TAILCAST_WRITE_TIMEOUT_MS: "1000",
     TAILCAST_APPEND_TIMEOUT_MS: "1000",
+    TAILCAST_LOG_LEVEL: "info",
   };
   const uri = (servers[0] as DevDb).uri;
   ingest = await startFunctions({ db, uri, env });
@@ -104,7 +105,10 @@ function keptPublisher(channel: string) {
         `${n} acknowledged on ${channel}`,
         async () => {
           if (acked.length >= n) return true;
-          throw new Error(`${acked.length} acknowledged, last refusal: ${lastRefusal}`);
+          const logs = ingest.output().slice(-8).join("\n");
+          throw new Error(
+            `${acked.length} acknowledged, last refusal: ${lastRefusal}; ingest said:\n${logs}`,
+          );
         },
         60_000,
       ),
