@@ -105,9 +105,10 @@ function keptPublisher(channel: string) {
         `${n} acknowledged on ${channel}`,
         async () => {
           if (acked.length >= n) return true;
-          const logs = ingest.output().slice(-8).join("\n");
+          const said = (lines: string[]) => lines.slice(-8).join("\n");
           throw new Error(
-            `${acked.length} acknowledged, last refusal: ${lastRefusal}; ingest said:\n${logs}`,
+            `${acked.length} acknowledged, last refusal: ${lastRefusal}; ingest said:\n${said(ingest.output())}\n` +
+              `bus servers said:\n${servers.map((s) => said(s.output())).join("\n")}`,
           );
         },
         60_000,
