@@ -1,18 +1,14 @@
 /**
  * One deployment of a partitioned bus set goes down, seen from a tailer (README "Tail on demand and
- * affinity", Readiness): two buses, each on its own FerretDB server (TAILCAST_BUS_URIS), a tailer with
- * a subscriber on a channel of each, a publisher per channel that retries under the same
- * Idempotency-Key until acknowledged. Bus 1's server is stopped: the node stays ready (bus 0 answers),
- * bus 0's subscriber keeps getting every acknowledged message, a new subscribe to bus 1 is refused with
- * `bus_unavailable` at once, and /stats and /status.json say which bus is down. With bus 0's server
- * stopped too the node is not ready. Both restart (same port and data directory): every subscriber ends
+ * affinity", Readiness): two buses, each reached at its own address (TAILCAST_BUS_URIS) through a proxy
+ * that can cut it like a deployment that is down, a tailer with a subscriber on a channel of each, a
+ * publisher per channel that retries under the same Idempotency-Key until acknowledged. Bus 1 is cut:
+ * the node stays ready (bus 0 answers), bus 0's subscriber keeps getting every acknowledged message, a
+ * new subscribe to bus 1 is refused with `bus_unavailable` at once, and /stats and /status.json say
+ * which bus is down. With bus 0 cut too the node is not ready. Both come back: every subscriber ends
  * with exactly the acknowledged messages of its channel, in order, and the refused client gets in.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type DevDb, startFerretDB } from "../../infra/devdb/launcher.ts";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Component } from "../../infra/local/component.ts";
 import type { Envelope } from "../../shared/message.ts";
 import type { SubscribeAck } from "../../shared/protocol/replies.ts";
@@ -22,40 +18,37 @@ import { channelIn } from "../helpers/bus-set-writer.ts";
 import { pollUntil } from "../helpers/guarantees.ts";
 import { RecordingClient, type Subscriber } from "../helpers/recording-client.ts";
 import { post, startFunctions, startTailer, stopAll, testDbName } from "../helpers/stack.ts";
+import { type StallProxy, startStallProxy } from "../helpers/stall-proxy.ts";
 
 const db = testDbName(import.meta.url);
 const [ch0, ch1] = [channelIn(0, 2, "outage"), channelIn(1, 2, "outage")] as [string, string];
-const servers: DevDb[] = [];
-const dirs: string[] = [];
+/** Bus 0's and bus 1's way to the database: cut() is the deployment down, heal() back. */
+let deployments: [StallProxy, StallProxy];
 let ingest: Component;
 let node: Component;
 const subscribers: Subscriber[] = [];
 
 beforeAll(async () => {
-  for (let i = 0; i < 2; i++) {
-    const dir = await mkdtemp(join(tmpdir(), `tailcast-deadbus-${i}-`));
-    dirs.push(dir);
-    servers.push(await startFerretDB({ dir }));
-  }
+  const uri = inject("mongodbUri");
+  deployments = [await startStallProxy(uri), await startStallProxy(uri)];
   const env = {
     TAILCAST_BUSES: "2",
-    TAILCAST_BUS_URIS: servers.map((s) => s.uri).join(","),
+    TAILCAST_BUS_URIS: deployments.map((d) => d.uri).join(","),
     // Outages show within a fraction of a second: the per-bus checks and the writes' own timeouts.
     TAILCAST_LAG_INTERVAL_MS: "200",
     TAILCAST_WRITE_TIMEOUT_MS: "1000",
     TAILCAST_APPEND_TIMEOUT_MS: "1000",
     TAILCAST_LOG_LEVEL: "info",
   };
-  const uri = (servers[0] as DevDb).uri;
-  ingest = await startFunctions({ db, uri, env });
-  node = await startTailer({ db, uri, env });
+  // Bus 0's deployment also holds the idempotency store and the fleet's heartbeats.
+  ingest = await startFunctions({ db, uri: deployments[0].uri, env });
+  node = await startTailer({ db, uri: deployments[0].uri, env });
 }, 120_000);
 
 afterAll(async () => {
   for (const s of subscribers) s.close();
   await stopAll([ingest, node]);
-  for (const s of servers) await s.stop().catch(() => {});
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
+  for (const d of deployments ?? []) await d.close();
 });
 
 async function subscriber(name: string): Promise<Subscriber> {
@@ -105,10 +98,9 @@ function keptPublisher(channel: string) {
         `${n} acknowledged on ${channel}`,
         async () => {
           if (acked.length >= n) return true;
-          const said = (lines: string[]) => lines.slice(-8).join("\n");
+          const said = ingest.output().slice(-8).join("\n");
           throw new Error(
-            `${acked.length} acknowledged, last refusal: ${lastRefusal}; ingest said:\n${said(ingest.output())}\n` +
-              `bus servers said:\n${servers.map((s) => said(s.output())).join("\n")}`,
+            `${acked.length} acknowledged, last refusal: ${lastRefusal}; ingest said:\n${said}`,
           );
         },
         60_000,
@@ -149,7 +141,7 @@ describe("a tailer over two buses with one deployment down", () => {
     await Promise.all([p0.ackedAtLeast(10), p1.ackedAtLeast(10)]);
 
     // Bus 1's deployment goes down.
-    await (servers[1] as DevDb).stop();
+    deployments[1].cut();
     await pollUntil("bus 1 reported down", async () => {
       const [b0, b1] = await buses();
       return b0?.answering === true && b1?.answering === false ? true : undefined;
@@ -181,14 +173,14 @@ describe("a tailer over two buses with one deployment down", () => {
     expect(row0?.newestOffset).toBeGreaterThanOrEqual(published);
 
     // Every bus down: not ready.
-    await (servers[0] as DevDb).stop();
+    deployments[0].cut();
     await untilReady(503);
-    servers[0] = await startFerretDB({ dir: dirs[0] as string, port: (servers[0] as DevDb).port });
+    deployments[0].heal();
     await untilReady(200);
     expect(await answering()).toEqual([true, false]);
 
     // Bus 1 back: its subscriber gets every acknowledged message, and the refused client gets in.
-    servers[1] = await startFerretDB({ dir: dirs[1] as string, port: (servers[1] as DevDb).port });
+    deployments[1].heal();
     await pollUntil("bus 1 answering again", async () =>
       (await answering())[1] === true ? true : undefined,
     );
