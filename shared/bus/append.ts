@@ -13,6 +13,7 @@ import { backoffDelay, sleep } from "../backoff.ts";
 import { ErrorCode, TailcastError } from "../errors.ts";
 import type { OutgoingMessage } from "../message.ts";
 import { offsetsAfter, type Position } from "../offsets.ts";
+import { ignoreError } from "../promises.ts";
 import { newestPosition } from "./collection.ts";
 import type { BusDoc, MessageDoc } from "./doc.ts";
 import { lostRaceAt } from "./write-errors.ts";
@@ -165,6 +166,28 @@ export class BusWriter {
     return Math.ceil(left);
   }
 
+  /**
+   * One database call of the group, given the time left as its server-side limit, and abandoned a little
+   * after it: a call that never settles (a driver left waiting on a connection closed under it, README
+   * "Known issues") must not hold this writer, and every group queued behind it, forever. An abandoned
+   * insert may still land, like one whose write concern timed out: the caller got a 503, and a retry
+   * with its Idempotency-Key finds it (shared/bus/idempotency.ts).
+   */
+  async #bounded<T>(group: Pending[], call: (maxTimeMS: number) => Promise<T>): Promise<T> {
+    const left = this.#remaining(group);
+    let timer: NodeJS.Timeout | undefined;
+    const abandoned = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(timedOut(this.#options.timeoutMs)), left + SERVER_LIMIT_GRACE_MS);
+    });
+    const work = call(left);
+    work.catch(ignoreError); // settles after it was abandoned: nobody is waiting any more
+    try {
+      return await Promise.race([work, abandoned]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async #write(group: Pending[]): Promise<void> {
     if (group.length === 0) return;
     const messages = group.flatMap((p) => p.messages);
@@ -174,7 +197,7 @@ export class BusWriter {
     const written: MessageDoc[] = [];
     let failure: unknown;
     try {
-      let bus = await this.#bus();
+      let bus = await this.#bounded(group, () => this.#bus());
       let setUpAgain = false;
       // The newest offset this writer itself just committed: the next chunk can follow it unread.
       let head: Position | null = null;
@@ -186,11 +209,11 @@ export class BusWriter {
             { retryAfter: 1, reason: "offset_contention" },
           );
         }
-        head ??= await newestPosition(bus, this.#remaining(group));
+        head ??= await this.#bounded(group, (ms) => newestPosition(bus, ms));
         if (head === null && !setUpAgain && this.#options.resetBus) {
           // The bus was dropped or emptied since it was set up: set it up again (a new epoch) and go on.
           this.#options.resetBus();
-          bus = await this.#bus();
+          bus = await this.#bounded(group, () => this.#bus());
           setUpAgain = true;
           observer?.retried?.("bus_reset");
           continue;
@@ -217,16 +240,17 @@ export class BusWriter {
           ...(m.ik === undefined ? {} : { ik: m.ik }),
         }));
         try {
-          const maxTimeMS = this.#remaining(group);
           const { wtimeoutMS } = this.#options.writeConcern;
-          await bus.insertMany(docs, {
-            ordered: true,
-            maxTimeMS,
-            writeConcern: {
-              ...this.#options.writeConcern,
-              wtimeoutMS: Math.min(wtimeoutMS ?? maxTimeMS, maxTimeMS),
-            },
-          });
+          await this.#bounded(group, (maxTimeMS) =>
+            bus.insertMany(docs, {
+              ordered: true,
+              maxTimeMS,
+              writeConcern: {
+                ...this.#options.writeConcern,
+                wtimeoutMS: Math.min(wtimeoutMS ?? maxTimeMS, maxTimeMS),
+              },
+            }),
+          );
           written.push(...docs);
           observer?.appended?.(docs.length);
           head = { offset: (docs.at(-1) as MessageDoc).offset, epoch };
@@ -264,6 +288,9 @@ export class BusWriter {
     }
   }
 }
+
+/** How long past its server-side limit a call is still waited for, so that the server's own timeout answers first. */
+const SERVER_LIMIT_GRACE_MS = 1000;
 
 function timedOut(ms: number): TailcastError {
   return new TailcastError(

@@ -11,6 +11,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Component } from "../../infra/local/component.ts";
 import type { Envelope } from "../../shared/message.ts";
+import { withTimeout } from "../../shared/promises.ts";
 import type { SubscribeAck } from "../../shared/protocol/replies.ts";
 import type { BusStats } from "../../tailer/buses.ts";
 import type { FleetStatus } from "../../tailer/status.ts";
@@ -76,10 +77,14 @@ function keptPublisher(channel: string) {
   const done = (async () => {
     for (let i = 0; !stopping; i++) {
       for (;;) {
-        const res = await post(
-          `${ingest.url}/v1/channels/${channel}/messages`,
-          { data: i },
-          { "Idempotency-Key": `${channel}-${i}` },
+        // Bounded: a request the ingest never answers counts as no answer, and is retried.
+        const res = await withTimeout(
+          post(
+            `${ingest.url}/v1/channels/${channel}/messages`,
+            { data: i },
+            { "Idempotency-Key": `${channel}-${i}` },
+          ),
+          15_000,
         ).catch(() => null);
         if (res?.status === 201) {
           acked.push({ id: res.body.id as string, offset: res.body.offset as number });

@@ -142,4 +142,23 @@ describe("bus writer bounds", () => {
     expect(resets).toBe(1);
     expect(dropped.inserts).toHaveLength(0);
   });
+
+  it("abandons a database call that never settles, answers append_timeout, and serves the next append", async () => {
+    const bus = new GatedBus(); // gated: its first insert never settles until released
+    const w = new BusWriter(async () => bus as unknown as Collection<BusDoc>, {
+      writeConcern: { w: 1 },
+      maxDocsPerInsert: 10,
+      maxAttempts: 10,
+      timeoutMs: 50, // real time: the bound is a timer, 50 ms plus the server's grace
+      maxQueuedDocs: 10,
+    });
+    const hung = w.append([item(1)]);
+    await expect(hung).rejects.toMatchObject({ code: ErrorCode.busUnavailable, reason: "append_timeout" });
+    // The writer moved on: the next group is written while the first insert still hangs.
+    bus.gated = false;
+    const [next] = await w.append([item(2)]);
+    expect(next).toMatchObject({ offset: 1 });
+    expect(bus.inserts).toHaveLength(2);
+    bus.release();
+  });
 });
