@@ -16,7 +16,7 @@ import { Stack, stopEverything } from "../rig.ts";
 import { BUS_SIZE_BYTES, dbName, dropOnStop } from "../scenarios/common.ts";
 import { cpuSeconds } from "../sysstat.ts";
 import type { BusWriterConfig, WriteRequest, WriteResult } from "./bus-writer.ts";
-import { writeCapacityReport } from "./report.ts";
+import { runCapacity, say, writeCapacityReport } from "./report.ts";
 
 interface Case {
   id: string;
@@ -57,7 +57,6 @@ const CASES: Case[] = [
 
 const MAX_DOCS = 20_000;
 const WARMUP_MS = 1_000;
-const say = (line: string) => process.stdout.write(`${line}\n`);
 
 interface CaseResult extends Case {
   messagesPerSec: number;
@@ -167,7 +166,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  say(`bus-rate failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-  process.exitCode = 1;
-});
+runCapacity("bus-rate", main);

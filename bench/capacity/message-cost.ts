@@ -28,9 +28,8 @@ import {
   tailerOptions,
 } from "../scenarios/common.ts";
 import { cpuSeconds } from "../sysstat.ts";
-import { writeCapacityReport } from "./report.ts";
+import { runCapacity, say, writeCapacityReport } from "./report.ts";
 
-const say = (line: string) => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const perCore = (n: number, cpu: number) => Math.round(n / cpu).toLocaleString("en-US");
 const SETTLE_MS = 2_000;
@@ -138,7 +137,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  say(`message-cost failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-  process.exitCode = 1;
-});
+runCapacity("message-cost", main);

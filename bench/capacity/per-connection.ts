@@ -32,11 +32,10 @@ import { burstOnce } from "../scenarios/fanout.ts";
 import { lost } from "../stats.ts";
 import { cpuSeconds, rssBytes } from "../sysstat.ts";
 import { collectGarbage } from "./inspector-gc.ts";
-import { writeCapacityReport } from "./report.ts";
+import { runCapacity, say, writeCapacityReport } from "./report.ts";
 
 const SETTLE_MS = 3_000;
 const CHANNEL = 0;
-const say = (line: string) => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Memory {
@@ -212,7 +211,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  say(`per-connection failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-  process.exitCode = 1;
-});
+runCapacity("per-connection", main);

@@ -167,11 +167,10 @@ export class BusWriter {
   }
 
   /**
-   * One database call of the group, given the time left as its server-side limit, and abandoned a little
-   * after it: a call that never settles (a driver left waiting on a connection closed under it, README
-   * "Known issues") must not hold this writer, and every group queued behind it, forever. An abandoned
-   * insert may still land, like one whose write concern timed out: the caller got a 503, and a retry
-   * with its Idempotency-Key finds it (shared/bus/idempotency.ts).
+   * One database call of the group, given the time left as its server-side limit and abandoned a little
+   * after it, so that a call that never settles (README "Known issues") cannot hold the writer forever.
+   * An abandoned insert may still land, like one whose write concern timed out: a retry with its
+   * Idempotency-Key finds it (shared/bus/idempotency.ts).
    */
   async #bounded<T>(group: Pending[], call: (maxTimeMS: number) => Promise<T>): Promise<T> {
     const left = this.#remaining(group);
