@@ -10,7 +10,6 @@ import { serverClock } from "../shared/bus/server-clock.ts";
 import type { IngestConfig } from "../shared/config.ts";
 import { advertisedUrl, type Heartbeat, startHeartbeat } from "../shared/fleet/heartbeat.ts";
 import { ensureNodes, type NodeReport, NodeRole } from "../shared/fleet/nodes.ts";
-import { cachedUntilFailure } from "../shared/lazy.ts";
 import type { Logger } from "../shared/log.ts";
 import type { MongoHandle } from "../shared/mongo.ts";
 
@@ -52,9 +51,7 @@ export function ingestNodeId(port: number): string {
 export function startIngestHeartbeat(deps: IngestHeartbeatDeps): Heartbeat {
   const { config, mongo, server } = deps;
   const clock = serverClock(() => mongo.db());
-  const nodes = cachedUntilFailure(async () =>
-    ensureNodes(await mongo.db(), config.bus.collection, deps.log),
-  );
+  const nodes = mongo.cached((db) => ensureNodes(db, config.bus.collection, deps.log));
   const connections = () =>
     new Promise<number>((resolve) => server.getConnections((err, n) => resolve(err ? 0 : n)));
   return startHeartbeat(

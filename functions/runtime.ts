@@ -15,7 +15,6 @@ import { ensureIdempotencyStore, IdempotencyStore } from "../shared/bus/idempote
 import { serverClock } from "../shared/bus/server-clock.ts";
 import { type IngestConfig, loadIngestConfig, loadLogConfig } from "../shared/config.ts";
 import type { Env } from "../shared/env.ts";
-import { cachedUntilFailure } from "../shared/lazy.ts";
 import { createLogger, type Logger } from "../shared/log.ts";
 import {
   type MongoHandle,
@@ -85,8 +84,8 @@ export function createIngestRuntime(
   const { mongo } = bus0;
   const bus = bus0.collection;
   const clock = serverClock(() => mongo.db());
-  const idempotency = cachedUntilFailure(() =>
-    Promise.all([mongo.db(), bus()]).then(async ([db, b]) => {
+  const idempotency = mongo.cached((db) =>
+    bus().then(async (b) => {
       const pending = pendingTimeoutMs(config.appendTimeoutMs);
       // Records live as long as the window, and never less than a claim may stay pending.
       const ttlSec = Math.max(config.idempotencyWindowSec, Math.ceil(pending / 1000));
@@ -108,9 +107,7 @@ export function createIngestRuntime(
     }),
   );
   // Beside bus 0, on its deployment, like the idempotency store and the fleet heartbeats.
-  const presence = cachedUntilFailure(async () =>
-    ensurePresence(await mongo.db(), config.bus.collection, log),
-  );
+  const presence = mongo.cached((db) => ensurePresence(db, config.bus.collection, log));
   const metrics = createIngestMetrics(undefined, buses.buses.length);
   // One writer per bus: group commit and offsets are each bus's own (docs/offsets.md).
   const writers = buses.buses.map(

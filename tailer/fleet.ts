@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import type { Context } from "hono";
 import { Hono } from "hono";
-import type { Collection, Db } from "mongodb";
+import type { Collection } from "mongodb";
 import { type AdminAccess, checkAdmin } from "../shared/auth/admin-token.ts";
 import { newestPosition, oldestPosition } from "../shared/bus/collection.ts";
 import type { BusDoc } from "../shared/bus/doc.ts";
@@ -15,8 +15,8 @@ import type { TailerConfig } from "../shared/config.ts";
 import { toErrorBody } from "../shared/errors.ts";
 import { type Heartbeat, startHeartbeat } from "../shared/fleet/heartbeat.ts";
 import { ensureNodes, liveNodes, type NodeReport, NodeRole } from "../shared/fleet/nodes.ts";
-import { cachedUntilFailure } from "../shared/lazy.ts";
 import type { Logger } from "../shared/log.ts";
+import type { MongoHandle } from "../shared/mongo.ts";
 import { withTimeout } from "../shared/promises.ts";
 import type { BusStats } from "./bus-report.ts";
 import type { DeliveryStats } from "./delivery-stats.ts";
@@ -31,7 +31,8 @@ const READ_TIMEOUT_MS = 2000;
 
 export interface TailerFleetDeps {
   config: TailerConfig;
-  db: () => Promise<Db>;
+  /** Bus 0's client: the fleet's heartbeats live beside bus 0. */
+  mongo: MongoHandle;
   /** Every bus of the set, bus 0 first (one bus: that one). */
   buses: ReadonlyArray<() => Promise<Collection<BusDoc>>>;
   /** The node's tails (tailer/buses.ts): one bus's position, several buses' counters summed, each bus's view. */
@@ -52,8 +53,8 @@ export interface TailerFleet {
 
 export function tailerFleet(deps: TailerFleetDeps): TailerFleet {
   const { config, live, delivery } = deps;
-  const clock = serverClock(deps.db);
-  const nodes = cachedUntilFailure(async () => ensureNodes(await deps.db(), config.bus.collection, deps.log));
+  const clock = serverClock(() => deps.mongo.db());
+  const nodes = deps.mongo.cached((db) => ensureNodes(db, config.bus.collection, deps.log));
   let lastError: NodeReport["lastError"] = null;
   let heartbeat: Heartbeat | undefined;
 

@@ -168,7 +168,7 @@ export async function startTailerNode(
   app.route("/", demoRoutes(config, subscribers === "off"));
   const fleet = tailerFleet({
     config,
-    db: () => bus0.mongo.db(),
+    mongo: bus0.mongo,
     buses: set.buses.map((b) => b.collection),
     live,
     delivery,
@@ -185,7 +185,7 @@ export async function startTailerNode(
   const presence = tailerPresence({
     config: config.presence,
     nodeId: config.nodeId,
-    db: () => bus0.mongo.db(),
+    mongo: bus0.mongo,
     bus0Collection: config.bus.collection,
     log,
   });

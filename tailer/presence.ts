@@ -4,11 +4,10 @@
  * pushes presence updates after each write. The collection lives beside bus 0, on bus 0's deployment,
  * like the fleet heartbeats.
  */
-import type { Db } from "mongodb";
 import { serverClock } from "../shared/bus/server-clock.ts";
 import type { PresenceConfig } from "../shared/config.ts";
-import { cachedUntilFailure } from "../shared/lazy.ts";
 import type { Logger } from "../shared/log.ts";
+import type { MongoHandle } from "../shared/mongo.ts";
 import {
   ensurePresence,
   type PresenceReader,
@@ -22,8 +21,8 @@ import { type PresenceWriter, startPresenceWriter } from "./presence-writer.ts";
 export interface TailerPresenceDeps {
   config: PresenceConfig;
   nodeId: string;
-  /** Bus 0's database. */
-  db: () => Promise<Db>;
+  /** Bus 0's client. */
+  mongo: MongoHandle;
   /** Bus 0's collection name: the presence collection is named after it. */
   bus0Collection: string;
   log: Logger;
@@ -41,11 +40,9 @@ export interface TailerPresence {
 }
 
 export function tailerPresence(deps: TailerPresenceDeps): TailerPresence {
-  const clock = serverClock(deps.db);
+  const clock = serverClock(() => deps.mongo.db());
   const now = () => clock.now();
-  const presence = cachedUntilFailure(async () =>
-    ensurePresence(await deps.db(), deps.bus0Collection, deps.log),
-  );
+  const presence = deps.mongo.cached((db) => ensurePresence(db, deps.bus0Collection, deps.log));
   const tally = new PresenceTally({ subjects: deps.config.subjects });
   const watch = new PresenceWatch({
     read: async (channels) => readPresenceOf(await presence(), channels, new Date(await now())),

@@ -4,7 +4,7 @@
  * (ensureBus) and cached until it fails. With one bus this is exactly the single bus of before.
  */
 import type { Collection } from "mongodb";
-import { type Cached, cachedUntilFailure } from "../lazy.ts";
+import type { Cached } from "../lazy.ts";
 import type { Logger } from "../log.ts";
 import { createMongo, type MongoHandle, type PoolOptions } from "../mongo.ts";
 import { ensureBus } from "./collection.ts";
@@ -42,7 +42,7 @@ export function openBusSet(
     const key = `${config.mongodbUri}\u0000${config.db}`;
     let mongo = clients.get(key);
     if (mongo === undefined) {
-      mongo = createMongo(config.mongodbUri, config.db, appName, pool);
+      mongo = createMongo(config.mongodbUri, config.db, appName, { ...pool, log });
       clients.set(key, mongo);
     }
     const client = mongo;
@@ -50,7 +50,7 @@ export function openBusSet(
       index,
       config,
       mongo: client,
-      collection: cachedUntilFailure(async () => ensureBus(await client.db(), config, log)),
+      collection: client.cached((db) => ensureBus(db, config, log)),
     };
   });
   return {

@@ -2,8 +2,8 @@
  * A TCP proxy in front of the database that can stop answering without closing anything: after
  * `stall()`, bytes are no longer passed on in either direction and new connections are accepted but
  * never connected through — a database that hangs (not one that is down), so queries wait forever.
- * `cut()` is a database that is down instead: every connection is closed, new ones at once, until
- * `heal()`.
+ * `cut()` is a database that is down instead: every connection is closed, new ones at once. `heal()`
+ * ends either: new connections pass again (one accepted while stalled stays unanswered).
  */
 import { connect, createServer, type Server, type Socket } from "node:net";
 
@@ -56,6 +56,7 @@ export async function startStallProxy(target: string): Promise<StallProxy> {
     },
     heal: () => {
       cut = false;
+      stalled = false;
     },
     close: async () => {
       for (const s of sockets) s.destroy();
