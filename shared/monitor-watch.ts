@@ -1,5 +1,5 @@
 /**
- * Notices a MongoDB driver whose server monitor stopped checking (README "The database", "A driver
+ * Notices a MongoDB driver whose server monitor stopped checking (README "Known issues", "A driver
  * that stops checking a server"): every check the driver starts ends in a success or a failure within
  * its own timeouts, so a check still open long past them means the monitor is stuck, and the client's
  * view of that server will never change again. Pure: the caller feeds it the driver's heartbeat

@@ -14,12 +14,13 @@ const log = createLogger("tailer", { ...logConfig, node: config.nodeId });
 const subscribers = orExit(config.nodeId, () => requireSubscriberAuth(process.env));
 if (subscribers === "off") log.warn(AUTH_OFF_WARNING);
 
-// A drain (SIGTERM or POST /admin/drain, README "Drain") ends with the process: when the node has
-// stopped, or at the deadline before TAILCAST_DRAIN_TIMEOUT_MS, whichever comes first.
+// A drain (SIGTERM or POST /admin/drain, README "Drain") ends with the process: exit 0 when the node
+// has stopped; exit 1 at the deadline before TAILCAST_DRAIN_TIMEOUT_MS, or when stopping failed, so a
+// process manager can tell a cut-short drain from a clean one.
 const onDrain = (stopped: Promise<void>) => {
   setTimeout(() => {
     log.warn("the drain did not finish before its deadline; exiting", { timeoutMs: config.drain.timeoutMs });
-    process.exit(0);
+    process.exit(1);
   }, exitDeadline(config.drain)).unref();
   stopped.then(
     () => {
@@ -28,7 +29,7 @@ const onDrain = (stopped: Promise<void>) => {
     },
     (err: unknown) => {
       log.error("the drain failed; exiting", { err });
-      process.exit(0);
+      process.exit(1);
     },
   );
 };
