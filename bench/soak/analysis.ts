@@ -116,3 +116,25 @@ export function deliveryVerdict(clients: readonly ClientTotals[]): DeliveryVerdi
     clean: lost === 0 && duplicates === 0 && disorders === 0,
   };
 }
+
+/** Whether the machine took the asked rate: a soak at a lower rate says nothing of the asked one. */
+export interface RateVerdict {
+  target: number;
+  /** Lowest and highest achieved rate of the intervals after warm-up. */
+  min: number;
+  max: number;
+  /** Every interval after warm-up at `share` of the target or more. */
+  held: boolean;
+}
+
+export function rateVerdict(
+  intervals: readonly { endMinute: number; achievedRate: number }[],
+  target: number,
+  warmupMinutes: number,
+  share = 0.95,
+): RateVerdict {
+  const rates = intervals.filter((i) => i.endMinute > warmupMinutes).map((i) => i.achievedRate);
+  if (rates.length === 0) return { target, min: Number.NaN, max: Number.NaN, held: false };
+  const min = Math.min(...rates);
+  return { target, min, max: Math.max(...rates), held: min >= share * target };
+}

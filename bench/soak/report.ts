@@ -7,7 +7,7 @@ import { PALETTE } from "../report/charts.ts";
 import { chartLibrary, DRAW, escapeHtml, STYLE, scriptJson } from "../report/html.ts";
 import type { MachineInfo } from "../results.ts";
 import type { Summary } from "../stats.ts";
-import type { ClientTotals, DeliveryVerdict, Flatness, Point } from "./analysis.ts";
+import type { ClientTotals, DeliveryVerdict, Flatness, Point, RateVerdict } from "./analysis.ts";
 import type { SoakOptions } from "./options.ts";
 
 export interface ProcessSeries {
@@ -46,6 +46,7 @@ export interface SoakResults {
   intervals: IntervalReport[];
   processes: ProcessSeries[];
   p99Flatness: Flatness;
+  rate: RateVerdict;
   clients: ClientTotals[];
   delivery: DeliveryVerdict;
   pass: boolean;
@@ -85,6 +86,7 @@ export function summaryLines(r: SoakResults): string[] {
       (p) =>
         `  ${p.label}${p.judged ? "" : " (reported, not judged)"}: ${describeFlatness(p.rssFlatness, "MB")}`,
     ),
+    `achieved rate after warm-up: ${f1(r.rate.min)}–${f1(r.rate.max)} of ${r.rate.target} msg/s: ${r.rate.held ? "held" : "NOT HELD"}`,
     `readers' p99 latency slope: ${describeFlatness(r.p99Flatness, "ms")}`,
     `delivery over ${r.delivery.clients} clients: lost ${r.delivery.lost}, duplicates ${r.delivery.duplicates}, out of order ${r.delivery.disorders}`,
     `slow-consumer cuts counted by the tailers: ${r.intervals.at(-1)?.slowConsumerCuts ?? 0} (a client still paused when it is cut is terminated, so it never reads the code)`,

@@ -29,7 +29,7 @@ import {
 } from "../scenarios/common.ts";
 import { summarize } from "../stats.ts";
 import { rssBytes } from "../sysstat.ts";
-import { type ClientTotals, deliveryVerdict, flatness, type Point } from "./analysis.ts";
+import { type ClientTotals, deliveryVerdict, flatness, type Point, rateVerdict } from "./analysis.ts";
 import type { SoakClientSpec, SoakClientsConfig, StepReport } from "./clients.ts";
 import type { SoakOptions } from "./options.ts";
 import type { ProbeSample } from "./probe.ts";
@@ -319,7 +319,13 @@ export async function runSoak(
       P99_FLAT.absoluteMs,
     );
     const delivery = deliveryVerdict(totals);
+    const rate = rateVerdict(intervals, options.rate, warm);
     const misses: string[] = [];
+    if (!rate.held) {
+      misses.push(
+        `the rate was not held (${rate.min.toFixed(0)}–${rate.max.toFixed(0)} of ${rate.target} msg/s)`,
+      );
+    }
     for (const p of processes) {
       if (p.judged && p.rssFlatness.flat === false) misses.push(`${p.label} RSS grows`);
     }
@@ -335,6 +341,7 @@ export async function runSoak(
       intervals,
       processes,
       p99Flatness,
+      rate,
       clients: totals,
       delivery,
       pass: misses.length === 0,

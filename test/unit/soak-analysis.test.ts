@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { type ClientTotals, deliveryVerdict, flatness, slope } from "../../bench/soak/analysis.ts";
+import {
+  type ClientTotals,
+  deliveryVerdict,
+  flatness,
+  rateVerdict,
+  slope,
+} from "../../bench/soak/analysis.ts";
 
 const line = (a: number, b: number, xs: number[]) => xs.map((x) => ({ x, y: a * x + b }));
 
@@ -92,5 +98,27 @@ describe("deliveryVerdict", () => {
     ]);
     expect(v).toMatchObject({ lost: 1, duplicates: 2, disorders: 1, clean: false });
     expect(v.faulty.map((c) => c.name)).toEqual(["c", "a"]);
+  });
+});
+
+describe("rateVerdict", () => {
+  const at = (rates: number[]) => rates.map((achievedRate, i) => ({ endMinute: i + 1, achievedRate }));
+
+  it("holds when every interval after warm-up took 95 % of the rate or more", () => {
+    // The first minute is warm-up: its shortfall is not judged.
+    expect(rateVerdict(at([300, 480, 500, 476]), 500, 1)).toEqual({
+      target: 500,
+      min: 476,
+      max: 500,
+      held: true,
+    });
+  });
+
+  it("does not hold when one interval after warm-up fell short", () => {
+    expect(rateVerdict(at([500, 500, 343, 500]), 500, 1)).toMatchObject({ min: 343, held: false });
+  });
+
+  it("does not hold without an interval after warm-up", () => {
+    expect(rateVerdict(at([500]), 500, 1).held).toBe(false);
   });
 });
