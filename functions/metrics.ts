@@ -7,6 +7,7 @@ import { MongoError } from "mongodb";
 import { Counter, Histogram } from "prom-client";
 import type { AppendObserver } from "../shared/bus/append.ts";
 import { isTailcastError } from "../shared/errors.ts";
+import { dbClientReplacements } from "../shared/metrics/db-clients.ts";
 import { createMetricsRegistry, type Registry } from "../shared/metrics/registry.ts";
 
 /** The routes that publish: their 201s are what the publish latency histogram measures. */
@@ -61,6 +62,8 @@ export interface IngestMetrics {
   append: AppendObserver;
   /** Handed to the writer of bus `bus`: its counts carry the label `bus`. */
   appendObserver(bus: number): AppendObserver;
+  /** Where `tailcast_db_client_replacements_total` is read (the bus set). */
+  countClientReplacements(read: () => number): void;
 }
 
 /**
@@ -119,6 +122,7 @@ export function createIngestMetrics(registry: Registry = createMetricsRegistry()
   for (const cause of UNAVAILABLE_CAUSES) unavailable.inc({ cause }, 0);
   return {
     registry,
+    countClientReplacements: dbClientReplacements(registry),
     requests: new Counter({
       name: "tailcast_http_requests_total",
       help: "HTTP requests answered, by route pattern, method and status.",

@@ -109,6 +109,7 @@ export function createIngestRuntime(
   // Beside bus 0, on its deployment, like the idempotency store and the fleet heartbeats.
   const presence = mongo.cached((db) => ensurePresence(db, config.bus.collection, log));
   const metrics = createIngestMetrics(undefined, buses.buses.length);
+  metrics.countClientReplacements(() => buses.clientReplacements());
   // One writer per bus: group commit and offsets are each bus's own (docs/offsets.md).
   const writers = buses.buses.map(
     (b) =>

@@ -6,6 +6,7 @@
  */
 import { Counter, Histogram } from "prom-client";
 import type { Envelope } from "../shared/message.ts";
+import { dbClientReplacements } from "../shared/metrics/db-clients.ts";
 import {
   counterOf,
   createMetricsRegistry,
@@ -49,6 +50,8 @@ export interface TailerMetrics {
   slowConsumerDisconnected(transport: Transport): void;
   /** Starts reading the node's state at scrape time. */
   observe(sources: TailerSources): void;
+  /** Where `tailcast_db_client_replacements_total` is read (the bus set). */
+  countClientReplacements(read: () => number): void;
 }
 
 const lagOf = (s: TailerSources | null): Lag | null => s?.live.snapshot().lag ?? null;
@@ -300,5 +303,6 @@ export function createTailerMetrics(registry: Registry = createMetricsRegistry()
     observe(s) {
       sources = s;
     },
+    countClientReplacements: dbClientReplacements(registry),
   };
 }

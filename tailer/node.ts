@@ -80,6 +80,7 @@ export async function startTailerNode(
   const bus0 = set.buses[0] as (typeof set.buses)[number];
   const bus = bus0.collection;
   const metrics = createTailerMetrics();
+  metrics.countClientReplacements(() => set.clientReplacements());
   const delivery = new DeliveryStats(Date.now());
   const several = set.buses.length > 1;
   const live = new BusTails({

@@ -26,6 +26,8 @@ export interface BusSet {
   readonly buses: readonly BusHandle[];
   /** The bus `channel` lives in. */
   forChannel(channel: string): BusHandle;
+  /** How many times the set's clients were replaced (shared/mongo.ts). */
+  clientReplacements(): number;
   /** Closes every client. */
   close(): Promise<void>;
 }
@@ -56,6 +58,7 @@ export function openBusSet(
   return {
     buses,
     forChannel: (channel) => buses[busIndexOf(channel, buses.length)] as BusHandle,
+    clientReplacements: () => [...clients.values()].reduce((n, c) => n + c.replacements(), 0),
     close: async () => {
       await Promise.all([...clients.values()].map((c) => c.close()));
     },

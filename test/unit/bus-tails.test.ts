@@ -29,6 +29,7 @@ function fakeSet(n: number): BusSet {
   return {
     buses,
     forChannel: (channel) => buses[busIndexOf(channel, n)] as BusHandle,
+    clientReplacements: () => 0,
     close: async () => {},
   };
 }
