@@ -5,6 +5,7 @@
  * — or 1 once TAILCAST_DRAIN_TIMEOUT_MS is over with a request still unanswered.
  */
 import { connect, type Socket } from "node:net";
+import { hostname } from "node:os";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { freePort } from "../../infra/devdb/launcher.ts";
 import type { Component } from "../../infra/local/component.ts";
@@ -152,7 +153,7 @@ describe("ingest drain on SIGTERM", () => {
     // The held publish, and perhaps the first /readyz poll, were under way when the signal came.
     const draining = logged.find((r) => r.msg === "draining");
     const drained = logged.find((r) => r.msg === "drained");
-    expect(draining).toMatchObject({ component: "functions", node: `functions-${c.port}` });
+    expect(draining).toMatchObject({ component: "functions", node: `functions-${hostname()}-${c.port}` });
     expect(draining?.inFlight).toBeGreaterThanOrEqual(1);
     expect(drained?.answered).toBe(draining?.inFlight);
   });
