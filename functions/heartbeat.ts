@@ -5,7 +5,6 @@
  */
 
 import type { Server } from "node:http";
-import { hostname } from "node:os";
 import { serverClock } from "../shared/bus/server-clock.ts";
 import type { IngestConfig } from "../shared/config.ts";
 import { advertisedUrl, type Heartbeat, startHeartbeat } from "../shared/fleet/heartbeat.ts";
@@ -38,14 +37,10 @@ export interface IngestHeartbeatDeps {
   config: IngestConfig;
   mongo: MongoHandle;
   server: Server;
+  /** The port it listens on: the URL it advertises. */
   port: number;
   lastError: () => NodeReport["lastError"];
   log: Logger;
-}
-
-/** An ingest process is named by where it runs: restarting it on the same host and port replaces its entry. */
-export function ingestNodeId(port: number): string {
-  return `functions-${hostname()}-${port}`;
 }
 
 export function startIngestHeartbeat(deps: IngestHeartbeatDeps): Heartbeat {
@@ -56,7 +51,8 @@ export function startIngestHeartbeat(deps: IngestHeartbeatDeps): Heartbeat {
     new Promise<number>((resolve) => server.getConnections((err, n) => resolve(err ? 0 : n)));
   return startHeartbeat(
     {
-      nodeId: ingestNodeId(deps.port),
+      // The name its log lines carry: TAILCAST_NODE_ID, else `functions-<host>-<port>` (shared/config.ts).
+      nodeId: config.nodeId,
       role: NodeRole.functions,
       url: advertisedUrl(config.host, deps.port),
       intervalMs: config.heartbeatMs,

@@ -25,8 +25,9 @@ export const methodLabel = (method: string): string => (METHODS.has(method) ? me
 
 /**
  * Why a request was answered 503. The writer's and the publish path's reasons (TailcastError
- * `reason`), `database` for a failed database operation, `not_ready` for a readiness probe, and the
- * error code for any other 503 (a bounded set: shared/errors.ts).
+ * `reason`), `database` for a failed database operation, `not_ready` for a readiness probe,
+ * `node_draining` for what a draining process refuses (functions/drain.ts), and the error code for any
+ * other 503 (a bounded set: shared/errors.ts). Every cause listed here is exported from the start, at 0.
  */
 export const UNAVAILABLE_CAUSES = [
   "writer_queue_full",
@@ -36,6 +37,7 @@ export const UNAVAILABLE_CAUSES = [
   "idempotency_takeover",
   "database",
   "not_ready",
+  "node_draining",
 ] as const;
 const KNOWN_CAUSES: ReadonlySet<string> = new Set(UNAVAILABLE_CAUSES);
 

@@ -34,7 +34,8 @@ if (metricsServer) log.info("metrics listening", { port: metricsServer.port });
 
 function shutdown(signal: string) {
   log.info("shutting down", { signal, drainTimeoutMs: config.drainTimeoutMs });
-  void metricsServer?.close();
+  // The metrics port stays open until the process exits, so the drain itself (the 503s it answers)
+  // can still be scraped; the exit closes it.
   const leaving = heartbeat?.stop(); // the fleet's status page stops listing this process
   setTimeout(() => {
     log.error("drain timed out: exiting with requests unanswered", {

@@ -3,6 +3,7 @@
  * as a whole, then passed down as plain typed objects. Credentials are read the same way beside their
  * code (shared/auth/). Every variable is listed with its default in the README's config table.
  */
+import { hostname } from "node:os";
 import { z } from "zod";
 import { type AdminAccess, loadAdminAccess } from "./auth/admin-token.ts";
 import { type BusConfig, loadBusConfig, loadBusSet } from "./bus/config.ts";
@@ -12,6 +13,14 @@ import { defaultMessageLimits, type MessageLimits } from "./message.ts";
 
 /** Requests per second; may be fractional (0.1 is one every 10 s). */
 const perSecond = z.coerce.number<string>().positive().max(1_000_000);
+
+/**
+ * A node's name when TAILCAST_NODE_ID is not set: its role, host and port, so two processes of a fleet
+ * differ unless they share host and port — and one restarted there takes its old entry on the status page.
+ * The same name is in its log lines (`node`) and its heartbeat (README "Status page").
+ */
+export const defaultNodeId = (role: "functions" | "tailer", port: number): string =>
+  `${role}-${hostname()}-${port}`;
 
 /** A rate's burst, when not configured: twice the rate, and at least 1. */
 const twice = (rate: number) => Math.max(1, Math.ceil(2 * rate));
@@ -63,7 +72,7 @@ export function loadMetricsConfig(env: Env, mainPort: number): MetricsConfig {
 export interface IngestConfig {
   host: string;
   port: number;
-  /** The process's name in logs (TAILCAST_NODE_ID, else `functions-<port>`). */
+  /** The process's name in logs and on the status page (TAILCAST_NODE_ID, else defaultNodeId). */
   nodeId: string;
   /** Bus 0: the single bus unless TAILCAST_BUSES says more. */
   bus: BusConfig;
@@ -97,6 +106,7 @@ export interface TailerConfig {
   /** Every bus, in order (loadBusSet); a channel lives in buses[busIndexOf(channel, buses.length)]. */
   buses: BusConfig[];
   limits: MessageLimits;
+  /** The node's name in logs, /stats and on the status page (TAILCAST_NODE_ID, else defaultNodeId). */
   nodeId: string;
   ingestUrl: string;
   allowedOrigins: string[];
@@ -211,7 +221,7 @@ export function loadIngestConfig(env: Env = process.env): IngestConfig {
   return {
     host: s.HOST,
     port: s.PORT,
-    nodeId: s.TAILCAST_NODE_ID ?? `functions-${s.PORT}`,
+    nodeId: s.TAILCAST_NODE_ID ?? defaultNodeId("functions", s.PORT),
     bus: loadBusConfig(env),
     buses: loadBusSet(env),
     limits,
@@ -278,7 +288,7 @@ export function loadTailerConfig(env: Env = process.env): TailerConfig {
     bus: loadBusConfig(env),
     buses: loadBusSet(env),
     limits,
-    nodeId: s.TAILCAST_NODE_ID ?? `tailer-${s.PORT}`,
+    nodeId: s.TAILCAST_NODE_ID ?? defaultNodeId("tailer", s.PORT),
     ingestUrl: s.TAILCAST_INGEST_URL,
     allowedOrigins: s.TAILCAST_ALLOWED_ORIGINS,
     awaitMs: s.TAILCAST_TAIL_AWAIT_MS,

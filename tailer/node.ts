@@ -197,7 +197,7 @@ export async function startTailerNode(
     { maxPendingBytes: config.maxPendingBytes, stallMs: defaultStallMs },
     (conn, pending) => {
       metrics.slowConsumerDisconnected(conn.transport === "ws" ? "ws" : "socketio");
-      log.info("slow consumer disconnected", {
+      (conn.log ?? log).info("slow consumer disconnected", {
         transport: conn.transport,
         pending,
         maxPendingBytes: config.maxPendingBytes,

@@ -22,6 +22,8 @@
  * frees what it held at once.
  */
 
+import type { Logger } from "../shared/log.ts";
+
 export type GuardedTransport = "ws" | "socket.io";
 
 /** A connection as the bound sees it; slow-consumer-io.ts gives one per transport. */
@@ -37,6 +39,11 @@ export interface GuardedConnection {
   terminate(): void;
   /** True once the connection is gone. */
   closed(): boolean;
+  /**
+   * The connection's own logger (its session's, with `connId`), set by the transport once the session
+   * exists: a cut is logged through it, so the line names the connection (README "Logs").
+   */
+  log?: Logger;
 }
 
 export interface SlowConsumerOptions {

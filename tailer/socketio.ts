@@ -124,9 +124,11 @@ export function attachSocketIo(http: HttpServer, deps: SocketIoDeps): TailcastIo
     try {
       const auth = socket.handshake.auth as { token?: unknown } | undefined;
       const slow = deps.slowConsumers;
-      const transport = transportOf(socket, guardSocketIo(slow, socket));
+      const guarded = guardSocketIo(slow, socket);
+      const transport = transportOf(socket, guarded);
       const session = await deps.sessions.connect(socket.handshake.address, auth?.token, transport);
       socket.data.session = session;
+      guarded.log = session.log; // a slow-consumer cut is logged with this connection's id
       // Socket.IO emits `disconnect` only for a socket that got as far as connecting; the engine's
       // connection closes in every case, also while the token was being checked.
       socket.conn.once("close", () => session.close());

@@ -196,6 +196,7 @@ export class WsEndpoint {
     }
     if (ws.readyState !== WebSocket.OPEN) return session.close();
     log = session.log;
+    wsConnection(ws).log = log; // a slow-consumer cut is logged with this connection's id
     log.debug("client connected", { transport: "ws", sub: session.subject });
     const peer: Peer = { alive: true, session };
     this.#peers.set(ws, peer);

@@ -18,6 +18,8 @@ export interface StackOptions {
   db: string;
   env?: Record<string, string>;
   port?: number;
+  /** Every line the process writes, as it comes (its `output()` keeps only the last ones). */
+  onLine?: (line: string) => void;
 }
 
 export function componentEnv(opts: StackOptions): Record<string, string> {
@@ -44,6 +46,7 @@ export async function startFunctions(opts: StackOptions): Promise<Component> {
     kind: "functions",
     env: componentEnv(opts),
     ...(opts.port ? { port: opts.port } : {}),
+    ...(opts.onLine ? { onLine: opts.onLine } : {}),
   });
   await c.ready();
   return c;
@@ -52,7 +55,12 @@ export async function startFunctions(opts: StackOptions): Promise<Component> {
 export async function startTailer(opts: StackOptions & { nodeId?: string }): Promise<Component> {
   const env = componentEnv(opts);
   if (opts.nodeId) env.TAILCAST_NODE_ID = opts.nodeId;
-  const c = await startComponent({ kind: "tailer", env, ...(opts.port ? { port: opts.port } : {}) });
+  const c = await startComponent({
+    kind: "tailer",
+    env,
+    ...(opts.port ? { port: opts.port } : {}),
+    ...(opts.onLine ? { onLine: opts.onLine } : {}),
+  });
   await c.ready();
   return c;
 }

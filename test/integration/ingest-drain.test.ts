@@ -5,9 +5,12 @@
  * — or 1 once TAILCAST_DRAIN_TIMEOUT_MS is over with a request still unanswered.
  */
 import { connect, type Socket } from "node:net";
+import { hostname } from "node:os";
 import { afterAll, describe, expect, inject, it } from "vitest";
+import { freePort } from "../../infra/devdb/launcher.ts";
 import type { Component } from "../../infra/local/component.ts";
 import type { MessageDoc } from "../../shared/bus/doc.ts";
+import { parseExposition, sampleSum } from "../helpers/metrics-text.ts";
 import { responseReader } from "../helpers/raw-http.ts";
 import { startFunctions, stopAll, testDbName, withDb } from "../helpers/stack.ts";
 
@@ -61,7 +64,11 @@ async function readyzWhileDraining(c: Component): Promise<Response> {
   }
 }
 
+/** 503 `node_draining` answers seen by expectDraining: what the ingest's metrics must have counted. */
+let drainingAnswers = 0;
+
 async function expectDraining(res: Response): Promise<void> {
+  drainingAnswers++;
   expect(res.status).toBe(503);
   expect(res.headers.get("retry-after")).toBe("1");
   expect(res.headers.get("connection")).toBe("close");
@@ -78,9 +85,25 @@ async function busDocs(channel: string): Promise<MessageDoc[]> {
   );
 }
 
+/** The `node_draining` 503s the process counted, read from its metrics port. */
+async function drainingCounted(metricsPort: number): Promise<number | undefined> {
+  const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+  expect(res.status).toBe(200);
+  const samples = parseExposition(await res.text());
+  return sampleSum(samples, "tailcast_unavailable_responses_total", { cause: "node_draining" });
+}
+
 describe("ingest drain on SIGTERM", () => {
   it("answers the request under way, refuses new ones with node_draining, closes keep-alive connections, exits 0", async () => {
-    const c = await ingest({ TAILCAST_DRAIN_TIMEOUT_MS: "30000", TAILCAST_LOG_LEVEL: "info" });
+    drainingAnswers = 0;
+    const metricsPort = await freePort();
+    const c = await ingest({
+      TAILCAST_DRAIN_TIMEOUT_MS: "30000",
+      TAILCAST_LOG_LEVEL: "info",
+      TAILCAST_METRICS_PORT: String(metricsPort),
+    });
+    // The series is exported from the start, so a rate over it has a baseline before the first drain.
+    expect(await drainingCounted(metricsPort)).toBe(0);
     // A keep-alive connection left idle after one request: it must not keep the process alive.
     const idle = await open(c);
     const idleResponses = responseReader(idle);
@@ -102,6 +125,11 @@ describe("ingest drain on SIGTERM", () => {
     );
     // Liveness stays true while the process drains.
     expect((await fetch(`${c.url}/healthz`)).status).toBe(200);
+    // /metrics on the main port is refused like every request; the metrics port still answers while
+    // the held publish keeps the drain going, with every node_draining answer counted.
+    await expectDraining(await fetch(`${c.url}/metrics`));
+    expect(drainingAnswers).toBe(3);
+    expect(await drainingCounted(metricsPort)).toBe(drainingAnswers);
 
     const heldClosed = closed(held.socket);
     const answer = await held.finish();
@@ -125,7 +153,7 @@ describe("ingest drain on SIGTERM", () => {
     // The held publish, and perhaps the first /readyz poll, were under way when the signal came.
     const draining = logged.find((r) => r.msg === "draining");
     const drained = logged.find((r) => r.msg === "drained");
-    expect(draining).toMatchObject({ component: "functions", node: `functions-${c.port}` });
+    expect(draining).toMatchObject({ component: "functions", node: `functions-${hostname()}-${c.port}` });
     expect(draining?.inFlight).toBeGreaterThanOrEqual(1);
     expect(drained?.answered).toBe(draining?.inFlight);
   });

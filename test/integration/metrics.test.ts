@@ -208,6 +208,73 @@ describe("metrics through the real stack", () => {
     }
   });
 
+  it("shows a recovery from the bus, measured lag, and a drain (draining 1, ready 0) on a real tailer", async () => {
+    // A node whose window holds 5 messages: a resume from further back is served from the bus. Its
+    // drain window outlasts the test, which then stops it with SIGINT (at once).
+    const admin = `admin-${randomBytes(12).toString("hex")}`;
+    const node = await startTailer({
+      db,
+      nodeId: "metrics-2",
+      env: {
+        TAILCAST_RECOVERY_WINDOW: "5",
+        TAILCAST_LAG_INTERVAL_MS: "100",
+        TAILCAST_ADMIN_TOKEN: admin,
+        TAILCAST_DRAIN_WINDOW_MS: "600000",
+        TAILCAST_DRAIN_TIMEOUT_MS: "700000",
+      },
+    });
+    const channel = `${CHANNEL}-bus`;
+    const live = await connectSubscriber(node.url);
+    try {
+      expect(await live.subscribe(channel)).toMatchObject({ ok: true });
+      const receipts: Array<{ offset: number; epoch: string }> = [];
+      for (let i = 0; i < 20; i++) receipts.push((await publish(ingest, channel, { i })).body as never);
+      // The node's tail has passed all 20: the window holds the last 5, the first 15 only the bus.
+      await live.waitFor(20, { channel });
+      const before = await samples(node.url);
+      const first = receipts[0] as { offset: number; epoch: string };
+      const again = await connectSubscriber(node.url);
+      try {
+        expect(await again.subscribe(channel, first)).toMatchObject({ ok: true, recovered: true });
+        expect(again.of(channel).map((e) => e.offset)).toEqual(receipts.slice(1).map((r) => r.offset));
+      } finally {
+        again.close();
+      }
+      const after = await samples(node.url);
+      const recoveries = (s: Sample[], labels: Record<string, string>) =>
+        value(s, "tailcast_recoveries_total", labels);
+      const fromBus = { source: "bus", result: "recovered" };
+      expect(recoveries(after, fromBus) - recoveries(before, fromBus)).toBe(1);
+      expect(recoveries(after, {}) - recoveries(before, {})).toBe(1);
+
+      // Lag is NaN until first measured (every 100 ms here), then finite and never negative.
+      const lag = await pollUntil("a measured lag", async () => {
+        const s = await samples(node.url);
+        const offsets = sampleSum(s, "tailcast_tail_lag_offsets");
+        return Number.isFinite(offsets) ? s : undefined;
+      });
+      for (const name of ["tailcast_tail_lag_offsets", "tailcast_tail_lag_seconds"]) {
+        const v = sampleSum(lag, name) as number;
+        expect(Number.isFinite(v), name).toBe(true);
+        expect(v, name).toBeGreaterThanOrEqual(0);
+      }
+
+      expect(value(after, "tailcast_tailer_ready")).toBe(1);
+      expect(value(after, "tailcast_tailer_draining")).toBe(0);
+      const drain = await fetch(`${node.url}/admin/drain`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${admin}` },
+      });
+      expect(drain.status).toBe(202);
+      const draining = await samples(node.url);
+      expect(value(draining, "tailcast_tailer_draining")).toBe(1);
+      expect(value(draining, "tailcast_tailer_ready")).toBe(0);
+    } finally {
+      live.close();
+      await node.kill("SIGINT");
+    }
+  });
+
   it("never puts a channel name (or any path) in a label", async () => {
     for (const url of [ingest.url, tailerMetricsUrl()]) {
       const { text } = await scrape(url);

@@ -3,7 +3,7 @@
  * its socket while about 5 MB/s is published on its channel is cut with the documented signal (/ws close
  * 4008, Socket.IO `tailcast:slow_consumer`), the node's memory stays bounded meanwhile, the other clients
  * of the channel get every message, and the TypeScript client, slowed then cut, resumes with nothing lost
- * and nothing twice.
+ * and nothing twice. The node's log line about each cut names the connection (`connId`, README "Logs").
  *
  * "Stops reading" is real: the client pauses its TCP socket, so the kernel buffers fill and the node's own
  * send buffer grows. A client that reads almost nothing before it pauses keeps the kernel's receive
@@ -16,6 +16,8 @@ import WebSocket from "ws";
 import { createClient, type Envelope } from "../../client/index.ts";
 import type { Component } from "../../infra/local/component.ts";
 import { SLOW_CONSUMER_EVENT } from "../../shared/protocol/slow-consumer.ts";
+import { pollUntil } from "../helpers/guarantees.ts";
+import { LineLog } from "../helpers/log-lines.ts";
 import { parseExposition, sampleSum } from "../helpers/metrics-text.ts";
 import { RecordingClient } from "../helpers/recording-client.ts";
 import { post, startFunctions, startTailer, stopAll, testDbName } from "../helpers/stack.ts";
@@ -34,6 +36,8 @@ const SLOW_VOLUME = 32 * 1024 * 1024;
 
 let ingest: Component;
 let tailer: Component;
+/** The tailer's log, at debug: every connection's `client connected` line, and every cut. */
+const tailerLog = new LineLog();
 const closers: Array<() => void> = [];
 
 beforeAll(async () => {
@@ -43,7 +47,9 @@ beforeAll(async () => {
   });
   tailer = await startTailer({
     db,
+    onLine: tailerLog.onLine,
     env: {
+      TAILCAST_LOG_LEVEL: "debug",
       TAILCAST_BUS_SIZE_BYTES: String(256 * 1024 * 1024),
       TAILCAST_MAX_PENDING_BYTES: String(MAX_PENDING),
       // Small, so what the node holds on purpose (its recovery window, one tail batch) does not hide
@@ -245,18 +251,36 @@ async function whilePaused(
 
 const channelOf = (what: string) => `slow-${what.replace(/[^a-z]/gi, "")}`;
 
+/** The `connId` of each connection of `transport` the tailer logged as connected, in order. */
+const connectedIds = (transport: "ws" | "socket.io") =>
+  tailerLog.records({ msg: "client connected", transport }).map((r) => r.connId as string);
+
+/** The node's log line about cutting connection `connId`, once it has arrived. */
+function cutLine(connId: string) {
+  return pollUntil(`the slow-consumer line of ${connId}`, async () =>
+    tailerLog.records({ msg: "slow consumer disconnected", connId }).at(0),
+  );
+}
+
 describe("slow consumer", () => {
   it("/ws: a client that stops reading is closed with 4008; the node's memory stays bounded; the others get everything", async () => {
     const channel = channelOf("/ws");
+    const wsBefore = connectedIds("ws").length;
     const others = await readers(channel);
     // Warm up: the node's heap grows to its working size for this traffic, every client reading.
     const warm = await publish(channel, WARM_UP);
     await others.got(warm.offsets);
     // Paused before it reads anything, so the kernel keeps its receive window small.
     const slow = await wsSubscriber(channel);
+    // Connected after the reader's /ws connection: the next /ws connection the node logged.
+    const slowId = await pollUntil(
+      "the slow client's connection line",
+      async () => connectedIds("ws")[wsBefore + 1],
+    );
     const published = await whilePaused(slow.ws, (s) => s.ws, warm, "/ws");
 
     expect(await slow.closed).toEqual({ code: 4008, reason: "slow consumer" });
+    expect(await cutLine(slowId)).toMatchObject({ transport: "ws", maxPendingBytes: MAX_PENDING });
     // What it did get is the start of what was published, in order.
     expect(slow.offsets).toEqual(published.offsets.slice(0, slow.offsets.length));
     await others.got([...warm.offsets, ...published.offsets]);
@@ -268,10 +292,17 @@ describe("slow consumer", () => {
     const warm = await publish(channel, WARM_UP);
     await others.got(warm.offsets);
     const slow = await socketIoSubscriber(channel);
+    const sid = slow.client.socket.id;
     const published = await whilePaused(slow.ws, (s) => s.socketIo, warm, "Socket.IO");
 
     await slow.client.disconnected;
     expect(slow.signals).toEqual([{ code: "slow_consumer", message: expect.any(String) }]);
+    // The cut is logged with the id of the connection the node logged for this socket.
+    const slowId = await pollUntil("the slow socket's connection line", async () => {
+      const connected = tailerLog.records({ msg: "client connected", sid });
+      return connected.length === 1 ? (connected[0]?.connId as string) : undefined;
+    });
+    expect(await cutLine(slowId)).toMatchObject({ transport: "socket.io", maxPendingBytes: MAX_PENDING });
     const got = slow.client.of(channel).map((m) => m.offset);
     expect(got).toEqual(published.offsets.slice(0, got.length));
     await others.got([...warm.offsets, ...published.offsets]);

@@ -5,12 +5,14 @@
  * filter, since FerretDB never deletes by TTL); the page needs the operator token unless auth is off.
  */
 import { once } from "node:events";
+import { hostname } from "node:os";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import WebSocket from "ws";
 import type { Component } from "../../infra/local/component.ts";
 import pkg from "../../package.json" with { type: "json" };
 import type { FleetStatus, NodeStatus } from "../../tailer/status.ts";
 import { JWT_SECRET, token } from "../helpers/auth.ts";
+import { LineLog } from "../helpers/log-lines.ts";
 import { publish, startFunctions, startTailer, stopAll, testDbName, withDb } from "../helpers/stack.ts";
 
 const db = testDbName(import.meta.url);
@@ -91,7 +93,8 @@ describe("/status.json", () => {
       .toEqual([last.offset, last.offset]);
 
     const s = await status();
-    const functionsId = ids(s).find((id) => id.startsWith("functions-"));
+    // Without TAILCAST_NODE_ID: named after its host and port (shared/config.ts).
+    const functionsId = `functions-${hostname()}-${ingest.port}`;
     expect(ids(s)).toEqual(["tailer-a", "tailer-b", functionsId]);
     expect(s.servedBy).toBe("tailer-a");
     expect(s.nodes.map((n) => [n.role, n.self, n.version])).toEqual([
@@ -183,12 +186,35 @@ describe("/status.json", () => {
     expect(await page.text()).toContain("tailcast fleet status");
   });
 
+  it("lists an ingest process under its TAILCAST_NODE_ID, the name its log lines carry", async () => {
+    const log = new LineLog();
+    const named = await startFunctions({
+      db,
+      env: { ...HEARTBEAT, TAILCAST_NODE_ID: "ingest-x", TAILCAST_LOG_LEVEL: "info" },
+      onLine: log.onLine,
+    });
+    try {
+      await expect.poll(async () => ids(await status()), { timeout: 15_000 }).toContain("ingest-x");
+      const s = await status();
+      expect(byId(s, "ingest-x")).toMatchObject({ role: "functions", url: named.url });
+      // One entry: none under a default name for its port.
+      expect(ids(s).filter((id) => id.endsWith(`-${named.port}`))).toEqual([]);
+      await expect.poll(() => log.records({ msg: "ingest listening" }).length).toBe(1);
+      const lines = log.records({ component: "functions" });
+      expect(new Set(lines.map((r) => r.node))).toEqual(new Set(["ingest-x"]));
+    } finally {
+      await named.stop();
+    }
+    // A stopping process removes its own entry.
+    expect(ids(await status())).not.toContain("ingest-x");
+  });
+
   it("drops a stopped node at once and a killed one when its heartbeat expires", async () => {
     await b.stop();
     // Removed by the stopping node itself, not by expiry: gone at the next read.
     expect(ids(await status())).not.toContain("tailer-b");
 
-    const functionsId = ids(await status()).find((id) => id.startsWith("functions-")) as string;
+    const functionsId = `functions-${hostname()}-${ingest.port}`;
     await ingest.kill("SIGKILL");
     await expect.poll(async () => ids(await status()), { timeout: 15_000 }).toEqual(["tailer-a"]);
     // Dropped by the readers' expiry filter: the dead process's document is still stored. (On MongoDB

@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_MONGODB_URI, loadBusConfig } from "../../shared/bus/config.ts";
 import { loadIngestConfig, loadLogConfig, loadTailerConfig } from "../../shared/config.ts";
@@ -47,7 +48,7 @@ describe("defaults from an empty environment", () => {
     expect(loadIngestConfig({})).toEqual({
       host: "0.0.0.0",
       port: 8080,
-      nodeId: "functions-8080",
+      nodeId: `functions-${hostname()}-8080`,
       bus: loadBusConfig({}),
       buses: [loadBusConfig({})],
       limits: { ...defaultMessageLimits },
@@ -64,14 +65,14 @@ describe("defaults from an empty environment", () => {
     });
   });
 
-  it("loadTailerConfig serves on 8081 and names the node after its port", () => {
+  it("loadTailerConfig serves on 8081 and names the node after its host and port", () => {
     expect(loadTailerConfig({})).toEqual({
       host: "0.0.0.0",
       port: 8081,
       bus: loadBusConfig({}),
       buses: [loadBusConfig({})],
       limits: { ...defaultMessageLimits },
-      nodeId: "tailer-8081",
+      nodeId: `tailer-${hostname()}-8081`,
       ingestUrl: "http://localhost:8080",
       allowedOrigins: [],
       awaitMs: 1000,
@@ -156,7 +157,7 @@ describe("overrides", () => {
       TAILCAST_TAIL_BATCH: "1",
     });
     expect(config.port).toBe(9000);
-    expect(config.nodeId).toBe("tailer-9000");
+    expect(config.nodeId).toBe(`tailer-${hostname()}-9000`);
     expect(config.ingestUrl).toBe("https://ingest.example.com");
     expect(config.awaitMs).toBe(50);
     expect(config.batchSize).toBe(1);
@@ -164,7 +165,8 @@ describe("overrides", () => {
   });
 
   it("ingest node id and drain timeout; PORT renames the default node id", () => {
-    expect(loadIngestConfig({ PORT: "9000" }).nodeId).toBe("functions-9000");
+    // The name its log lines and its heartbeat (the status page) both use.
+    expect(loadIngestConfig({ PORT: "9000" }).nodeId).toBe(`functions-${hostname()}-9000`);
     expect(loadIngestConfig({ TAILCAST_NODE_ID: "ingest-a" }).nodeId).toBe("ingest-a");
     expect(loadIngestConfig({ TAILCAST_DRAIN_TIMEOUT_MS: "5000" }).drainTimeoutMs).toBe(5000);
     expectRefused(loadIngestConfig, { TAILCAST_DRAIN_TIMEOUT_MS: "50" }, "TAILCAST_DRAIN_TIMEOUT_MS");
@@ -341,7 +343,7 @@ describe("invalid values are refused with invalid_config naming the variable", (
   it.each(serverLoaders)("%s: an empty or blank value means unset, never port 0", (_name, load) => {
     expect(load({ PORT: "" }).port).toBe(load({}).port);
     expect(load({ PORT: "  " }).port).toBe(load({}).port);
-    expect(loadTailerConfig({ TAILCAST_NODE_ID: "" }).nodeId).toBe("tailer-8081");
+    expect(loadTailerConfig({ TAILCAST_NODE_ID: "" }).nodeId).toBe(`tailer-${hostname()}-8081`);
     expect(loadBusConfig({ TAILCAST_WRITE_CONCERN: "" }).writeConcern).toBe("majority");
   });
 });
