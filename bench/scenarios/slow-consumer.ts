@@ -37,7 +37,7 @@ const STEADY_RATE = 100;
 const BULK = { rate: 320, bytes: 16 * 1024, batch: 10, inFlight: 4 };
 /** The bulk load starts this long before the steady messages: each block measures under all of it. */
 const LEAD_MS = 1000;
-/** The tailer is sampled this often in every phase (RSS, /stats). */
+/** The tailer is sampled this often in every block (RSS, /stats). */
 const SAMPLE_MS = 200;
 const RECOVERY_WINDOW_BYTES = 8 * 1024 * 1024;
 
@@ -58,13 +58,14 @@ async function slowStats(tailer: Component): Promise<SlowStats> {
 
 /**
  * Samples the tailer every SAMPLE_MS until stopped: its RSS, the fullest outbound buffer, and each new
- * cut, handed to `onCut` (the slow client then reads again). The same requests in every phase.
+ * cut, handed to `onCut` (the slow client then reads again). The same requests in every block.
  */
 function sampleTailer(tailer: Component, onCut: (transport: SlowTransport) => void) {
   let running = true;
   const rss: number[] = [];
   let largest = 0;
-  const done = (async () => {
+  // Settles with the loop's error, if any, so it is thrown by `stop`, not left unhandled meanwhile.
+  const done = (async (): Promise<unknown> => {
     let last = await slowStats(tailer);
     while (running) {
       await sleep(SAMPLE_MS);
@@ -76,11 +77,13 @@ function sampleTailer(tailer: Component, onCut: (transport: SlowTransport) => vo
       if (now.socketIo > last.socketIo) onCut("socket.io");
       last = now;
     }
-  })();
+    return null;
+  })().catch((err: unknown) => err ?? new Error("sampling the tailer failed"));
   return {
     async stop() {
       running = false;
-      await done;
+      const failed = await done;
+      if (failed !== null) throw failed;
       return { rss, largestPendingBytes: largest };
     },
   };
@@ -205,7 +208,7 @@ export async function runSlowConsumer(ctx: BenchContext): Promise<SlowConsumerRe
     const setup: Setup = {
       tailer,
       steady: await publisher("slow-consumer-steady", 32),
-      bulk: await publisher("slow-consumer-bulk", 2),
+      bulk: await publisher("slow-consumer-bulk", BULK.inFlight),
       clients,
       slow: stack.add(
         await startChild("slow-consumer-slow-client", {
