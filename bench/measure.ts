@@ -6,6 +6,7 @@ import type { ProcessStepReport } from "./clients/main.ts";
 import type { RunRequest, RunResult } from "./clients/publisher.ts";
 import type { StepTotals } from "./clients/recorder.ts";
 import type { BenchOptions } from "./options.ts";
+import type { BenchChild } from "./procs.ts";
 import type { Rig, SystemId, Workload } from "./rig.ts";
 import {
   addDelivery,
@@ -83,30 +84,35 @@ function reasonOf(
   return why.join("; ");
 }
 
-export async function runStep(
-  rig: Rig,
-  rate: number,
-  durationMs: number,
+/** What the clients saw of one step, summed over every client process. */
+export interface CollectedStep {
+  delivery: Delivery;
+  /** All deliveries, wanted or not. */
+  deliveries: number;
+  latency: Summary;
+  latencyByNode: Record<string, Summary>;
+  /** Every latency sample the clients kept (a bounded sample per client, bench/stats.ts Reservoir). */
+  samples: number[];
+  /** Every client had every acknowledged message before `drainMs` ran out. */
+  drained: boolean;
+  drainMs: number;
+}
+
+/**
+ * Waits up to `drainMs` for every client to have what the publisher had stored in `step` (`totals`),
+ * then asks each client process for its report of the step (which it then forgets).
+ */
+export async function collectStep(
+  clients: BenchChild[],
+  step: number,
+  totals: StepTotals,
   drainMs: number,
-  log: (line: string) => void,
-): Promise<StepResult> {
-  const step = ++stepCounter;
-  const request: RunRequest = {
-    step,
-    rate,
-    durationMs,
-    channels: rig.workload.channels,
-    deadlineMs: durationMs * 1.5 + 2000,
-  };
-  const pub = await rig.publisher.request<RunResult>("run", request, request.deadlineMs + 30_000);
-  const totals: StepTotals = { sent: pub.sent, failed: pub.failed };
+): Promise<CollectedStep> {
   const drainStart = performance.now();
   let drained = false;
   while (performance.now() - drainStart < drainMs) {
     const progress = await Promise.all(
-      rig.clients.map((c) =>
-        c.request<{ expected: number; delivered: number }>("progress", { step, totals }),
-      ),
+      clients.map((c) => c.request<{ expected: number; delivered: number }>("progress", { step, totals })),
     );
     if (progress.every((p) => p.delivered >= p.expected)) {
       drained = true;
@@ -116,7 +122,7 @@ export async function runStep(
   }
   const measuredDrain = performance.now() - drainStart;
   const reports = await Promise.all(
-    rig.clients.map((c) => c.request<ProcessStepReport>("report", { step, totals }, 60_000)),
+    clients.map((c) => c.request<ProcessStepReport>("report", { step, totals }, 60_000)),
   );
   let delivery = emptyDelivery();
   let deliveries = 0;
@@ -139,6 +145,35 @@ export async function runStep(
       nodes.set(node, acc);
     }
   }
+  return {
+    delivery,
+    deliveries,
+    latency: summarize(all, Number.isNaN(max) ? undefined : max),
+    latencyByNode: Object.fromEntries([...nodes].map(([k, v]) => [k, summarize(v.values, v.max)])),
+    samples: all,
+    drained,
+    drainMs: measuredDrain,
+  };
+}
+
+export async function runStep(
+  rig: Pick<Rig, "publisher" | "clients"> & { workload: Pick<Workload, "channels"> },
+  rate: number,
+  durationMs: number,
+  drainMs: number,
+  log: (line: string) => void,
+): Promise<StepResult> {
+  const step = ++stepCounter;
+  const request: RunRequest = {
+    step,
+    rate,
+    durationMs,
+    channels: rig.workload.channels,
+    deadlineMs: durationMs * 1.5 + 2000,
+  };
+  const pub = await rig.publisher.request<RunResult>("run", request, request.deadlineMs + 30_000);
+  const totals: StepTotals = { sent: pub.sent, failed: pub.failed };
+  const got = await collectStep(rig.clients, step, totals, drainMs);
   const sent = pub.sent.reduce((a, b) => a + b, 0);
   const failed = pub.failed.reduce((a, f) => a + f.length, 0);
   const seconds = durationMs / 1000;
@@ -149,15 +184,15 @@ export async function runStep(
     failed,
     achievedRate: pub.achievedRate,
     ack: pub.ack,
-    delivery,
-    latency: summarize(all, Number.isNaN(max) ? undefined : max),
-    latencyByNode: Object.fromEntries([...nodes].map(([k, v]) => [k, summarize(v.values, v.max)])),
-    usefulPerSec: delivery.delivered / seconds,
-    allPerSec: deliveries / seconds,
-    drainMs: measuredDrain,
+    delivery: got.delivery,
+    latency: got.latency,
+    latencyByNode: got.latencyByNode,
+    usefulPerSec: got.delivery.delivered / seconds,
+    allPerSec: got.deliveries / seconds,
+    drainMs: got.drainMs,
   };
-  const reason = reasonOf(partial, drained, drainMs, pub.errors);
-  const result: StepResult = { ...partial, ok: reason === "" && isClean(delivery), reason };
+  const reason = reasonOf(partial, got.drained, drainMs, pub.errors);
+  const result: StepResult = { ...partial, ok: reason === "" && isClean(got.delivery), reason };
   log(
     `    ${String(rate).padStart(5)} msg/s: ${result.ok ? "ok  " : "MISS"} p50 ${fmtMs(result.latency.p50)} p99 ${fmtMs(result.latency.p99)}` +
       `${result.reason ? `  (${result.reason})` : ""}`,

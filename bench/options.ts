@@ -9,6 +9,7 @@ export const SCENARIOS = [
   "fanout",
   "recovery",
   "partitioned",
+  "slow-consumer",
 ] as const;
 export type ScenarioId = (typeof SCENARIOS)[number];
 
@@ -40,6 +41,11 @@ export interface BenchOptions {
   fanoutBursts: number;
   recoveryK: number[];
   recoveryRepeats: number;
+  /**
+   * Slow consumer: normal subscribers (half Socket.IO, half /ws), unrecorded load before measuring, and
+   * `blocks` blocks of `blockMs`, baseline and slow client in turn, baseline first and last.
+   */
+  slowConsumer: { readers: number; warmupMs: number; blockMs: number; blocks: number };
   /** Runs tailers under `node --cpu-prof` and summarizes the profiles. */
   profile: boolean;
   outDir: string;
@@ -98,6 +104,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       fanoutBursts: 3,
       recoveryK: [10, 1000],
       recoveryRepeats: 1,
+      slowConsumer: { readers: 4, warmupMs: 3000, blockMs: 5000, blocks: 5 },
     };
   }
   return {
@@ -117,5 +124,6 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     fanoutBursts: 5,
     recoveryK: [10, 1000, 10_000],
     recoveryRepeats: 3,
+    slowConsumer: { readers: 6, warmupMs: 5000, blockMs: 8000, blocks: 7 },
   };
 }

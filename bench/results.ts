@@ -1,7 +1,7 @@
 /** The shape of one run's results: what run.ts collects, targets.ts judges, table.ts and report/ show. */
 import type { RigResult } from "./measure.ts";
 import type { BenchOptions } from "./options.ts";
-import type { Delivery } from "./stats.ts";
+import type { Delivery, Summary } from "./stats.ts";
 
 export interface MachineInfo {
   cpus: number;
@@ -53,6 +53,49 @@ export interface PartitionedResult {
   publish: Array<{ buses: number; rate: number }>;
 }
 
+/**
+ * One condition of the slow-consumer scenario (bench/scenarios/slow-consumer.ts), over all its blocks:
+ * "baseline" (no slow client) or "slow client".
+ */
+export interface SlowConsumerPhase {
+  name: "baseline" | "slow client";
+  /** Blocks of this condition (they alternate with the other's). */
+  blocks: number;
+  /** Steady messages at every normal subscriber, all blocks together: bus `ts` → receipt. */
+  latency: Summary;
+  /** The p99 of each block alone, in order: how much it moves within the condition. */
+  blockP99: number[];
+  /** Steady messages: every normal subscriber, every acknowledged one, once, in order. */
+  steady: Delivery;
+  /** The bulk load on the same channel, as the normal subscribers got it. */
+  bulk: Delivery;
+  /** Bulk bytes acknowledged per second, mean of the blocks. */
+  bulkBytesPerSec: number;
+  /** The tailer's RSS, sampled through every block. */
+  rss: { peak: number; mean: number };
+  /** Most bytes `/stats` saw waiting on one connection. */
+  largestPendingBytes: number;
+  /** Slow-consumer cuts the tailer counted (`/stats` `slowConsumers`). */
+  cuts: { ws: number; socketIo: number };
+}
+
+export interface SlowConsumerResult {
+  readers: { socketIo: number; ws: number };
+  /** Steady load: small messages per second; bulk: messages per second of `bulkBytes` each. */
+  steadyRate: number;
+  bulkRate: number;
+  bulkBytes: number;
+  blockMs: number;
+  /** The tailer's bound (`TAILCAST_MAX_PENDING_BYTES`, from `/stats`). */
+  maxPendingBytes: number;
+  /** Baseline, then slow client. */
+  phases: SlowConsumerPhase[];
+  /** p99 with the slow client over p99 of the baseline (each over all its blocks' samples). */
+  p99Ratio: number;
+  /** What the slow client saw: connections, cuts it was told of, ends without the signal. */
+  slowClient: { connections: number; signalled: number; otherEnds: number; errors: string[] };
+}
+
 export interface TargetResult {
   id: string;
   what: string;
@@ -75,6 +118,7 @@ export interface BenchResults {
   fanout: FanoutResult[];
   recovery: RecoveryResult[];
   partitioned?: PartitionedResult;
+  slowConsumer?: SlowConsumerResult;
   skipped: Array<{ scenario: string; reason: string }>;
   targets: TargetResult[];
 }

@@ -50,6 +50,26 @@ export function summarize(values: readonly number[], exactMax?: number): Summary
 }
 
 /**
+ * How much a change moved the tail: p99 of `treated` over p99 of `baseline` (NaN when either has no
+ * values). Quoted within one run, as every comparison on a shared machine.
+ */
+export function p99Ratio(treated: readonly number[], baseline: readonly number[]): number {
+  return percentile(treated, 99) / percentile(baseline, 99);
+}
+
+/** Peak and mean of a series of samples (a process's RSS over a phase); NaN for none. */
+export function peakAndMean(values: readonly number[]): { peak: number; mean: number } {
+  if (values.length === 0) return { peak: Number.NaN, mean: Number.NaN };
+  let peak = Number.NEGATIVE_INFINITY;
+  let sum = 0;
+  for (const v of values) {
+    if (v > peak) peak = v;
+    sum += v;
+  }
+  return { peak, mean: sum / values.length };
+}
+
+/**
  * Keeps at most `capacity` values, each seen value with the same chance (reservoir sampling), so a
  * client at thousands of messages per second reports a bounded sample; the exact max is kept apart.
  */

@@ -172,6 +172,48 @@ export function sections(results: BenchResults): Section[] {
       note: "On FerretDB all buses share one server process and one disk: a lower bound of separate MongoDB deployments.",
     });
   }
+  const slow = results.slowConsumer;
+  if (slow) {
+    const mib = (v: number) => (Number.isFinite(v) ? (v / 1024 / 1024).toFixed(1) : "—");
+    const { readers: r, slowClient: c } = slow;
+    out.push({
+      title: `Slow consumer: the other subscribers' latency (p99 with the slow client ${Number.isFinite(slow.p99Ratio) ? slow.p99Ratio.toFixed(2) : "—"}× the baseline's)`,
+      headers: [
+        "condition",
+        "blocks",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "p99 ms of each block",
+        "bulk MiB/s",
+        "tailer RSS MiB peak / mean",
+        "fullest buffer KiB",
+        "cuts /ws + Socket.IO",
+        "faults",
+      ],
+      rows: slow.phases.map((p) => [
+        p.name,
+        `${p.blocks} × ${slow.blockMs / 1000} s`,
+        ms(p.latency.p50),
+        ms(p.latency.p99),
+        ms(p.latency.max),
+        p.blockP99.map(ms).join(", "),
+        mib(p.bulkBytesPerSec),
+        `${mib(p.rss.peak)} / ${mib(p.rss.mean)}`,
+        int(p.largestPendingBytes / 1024),
+        `${p.cuts.ws} + ${p.cuts.socketIo}`,
+        [describeFaults(p.steady), describeFaults(p.bulk) && `bulk: ${describeFaults(p.bulk)}`]
+          .filter(Boolean)
+          .join("; ") || "none",
+      ]),
+      note:
+        `One tailer, ${r.socketIo} Socket.IO and ${r.ws} /ws subscribers on one channel carrying ${slow.steadyRate} small messages/s ` +
+        `(latency: bus ts → receipt) and ${slow.bulkRate} messages/s of ${slow.bulkBytes / 1024} KiB all the time; bound ` +
+        `${int(slow.maxPendingBytes / 1024)} KiB. Blocks alternate, baseline first and last. In a slow-client block a client ` +
+        `on the channel stops reading, is cut, reconnects on the other transport and stops again: it connected ` +
+        `${c.connections} times and was told of ${c.signalled} cuts${c.otherEnds > 0 ? ` (${c.otherEnds} ended without the signal)` : ""}.`,
+    });
+  }
   out.push({
     title: "Targets (ratios within this run)",
     headers: ["target", "goal", "measured", "verdict"],

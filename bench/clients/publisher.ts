@@ -12,6 +12,7 @@ import { childConfig, nowMs, serve } from "../child.ts";
 import { type Summary, summarize } from "../stats.ts";
 import { paced } from "./pacing.ts";
 import { type BenchPayload, channelName, PADDING } from "./payload.ts";
+import type { StepTotals } from "./recorder.ts";
 
 export type PublisherConfig =
   | { kind: "http"; urls: string[]; inFlight: number }
@@ -203,4 +204,63 @@ async function flood(req: {
   return { acked, failed, elapsedMs: nowMs() - started };
 }
 
-serve({ run, burst, flood }, () => io.close());
+export interface StreamRequest {
+  step: number;
+  channel: number;
+  /** Messages per second. */
+  rate: number;
+  /** Characters of padding per message. */
+  bytes: number;
+  /** Messages per request. */
+  batch: number;
+  /** Requests in flight at most. */
+  inFlight: number;
+  durationMs: number;
+}
+
+export interface StreamResult {
+  /** The step's totals, as a RunResult gives them (channel `channel`; the others empty). */
+  totals: StepTotals;
+  elapsedMs: number;
+  /** Padding bytes acknowledged per second. */
+  bytesPerSec: number;
+  errors: string[];
+}
+
+/**
+ * Bulk load: `rate` messages per second of `bytes` characters each into one channel, in requests of
+ * `batch` messages, at most `inFlight` at once, for `durationMs`. Each message is a BenchPayload of `step`, so
+ * subscribers check its order, loss and duplicates like any other.
+ */
+async function stream(req: StreamRequest): Promise<StreamResult> {
+  const batch = io.batch;
+  if (!batch) throw new Error("stream needs the http publisher");
+  const padding = "x".repeat(req.bytes);
+  const batches = Math.round((req.rate * req.durationMs) / 1000 / req.batch);
+  const out = await paced(batches, req.rate / req.batch, req.inFlight, req.durationMs * 1.5 + 5000, (i) =>
+    batch(
+      req.channel,
+      Array.from({ length: req.batch }, (_, k) => ({
+        s: req.step,
+        c: req.channel,
+        q: i * req.batch + k,
+        t: nowMs(),
+        p: padding,
+      })),
+    ),
+  );
+  const sent = new Array<number>(req.channel + 1).fill(0);
+  const failed: number[][] = Array.from({ length: req.channel + 1 }, () => []);
+  sent[req.channel] = out.sent * req.batch;
+  for (const i of out.failed)
+    for (let k = 0; k < req.batch; k++) failed[req.channel]?.push(i * req.batch + k);
+  const acked = (out.sent - out.failed.length) * req.batch;
+  return {
+    totals: { sent, failed },
+    elapsedMs: out.elapsedMs,
+    bytesPerSec: out.elapsedMs > 0 ? (acked * req.bytes * 1000) / out.elapsedMs : 0,
+    errors: out.errors,
+  };
+}
+
+serve({ run, burst, flood, stream }, () => io.close());

@@ -49,8 +49,11 @@ export class Recorder {
     this.#samples = samplesPerStep;
   }
 
-  /** One arrival. `orderKey`: the bus offset if the system has one (see ChannelCheck). */
-  receive(payload: unknown, orderKey: number | undefined, at: number): void {
+  /**
+   * One arrival at `at`. `orderKey`: the bus offset if the system has one (see ChannelCheck). `origin`:
+   * what latency is measured from, the publisher's send time (the payload's `t`) unless given.
+   */
+  receive(payload: unknown, orderKey: number | undefined, at: number, origin?: number): void {
     if (!isPayload(payload)) {
       this.#stale++;
       return;
@@ -72,7 +75,8 @@ export class Recorder {
       check = new ChannelCheck();
       state.checks.set(payload.c, check);
     }
-    if (check.observe(payload.q, orderKey ?? payload.q) === "ok") state.latency.add(at - payload.t);
+    if (check.observe(payload.q, orderKey ?? payload.q) === "ok")
+      state.latency.add(at - (origin ?? payload.t));
   }
 
   #expected(totals: StepTotals): number {

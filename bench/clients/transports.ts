@@ -25,6 +25,11 @@ export interface ClientSpec {
   url: string;
   node: number;
   channels: number[];
+  /**
+   * tailcast only: latency from the publisher's send (`send`, the default) or from the bus `ts` of the
+   * envelope (`bus`: insert, tail and fan-out, without the publish request).
+   */
+  latencyFrom?: "send" | "bus";
   /** Bare reader only: database and capped collection. */
   db?: string;
   collection?: string;
@@ -64,11 +69,19 @@ function openSocketIo(url: string): Promise<Socket> {
 interface Envelope {
   data: unknown;
   offset: number;
+  /** ISO time the bus accepted the message. */
+  ts: string;
+}
+
+/** What a tailcast client's latency is measured from (ClientSpec `latencyFrom`). */
+function originOf(spec: ClientSpec): (m: Envelope) => number | undefined {
+  return spec.latencyFrom === "bus" ? (m) => Date.parse(m.ts) : () => undefined;
 }
 
 async function tailcastSocketIo(spec: ClientSpec, recorder: Recorder): Promise<Connected> {
   const socket = await openSocketIo(spec.url);
-  socket.on("message", (m: Envelope) => recorder.receive(m.data, m.offset, nowMs()));
+  const origin = originOf(spec);
+  socket.on("message", (m: Envelope) => recorder.receive(m.data, m.offset, nowMs(), origin(m)));
   for (const c of spec.channels) {
     const ack = (await socket.timeout(TIMEOUT_MS).emitWithAck("subscribe", { channel: channelName(c) })) as {
       ok: boolean;
@@ -100,9 +113,12 @@ function openWs(url: string): Promise<WebSocket> {
 async function tailcastWs(spec: ClientSpec, recorder: Recorder): Promise<Connected> {
   const ws = await openWs(`${spec.url.replace(/^http/, "ws")}/ws`);
   const waiting = new Map<number, (frame: { type: string; error?: unknown }) => void>();
+  const origin = originOf(spec);
   ws.on("message", (data) => {
-    const frame = JSON.parse(String(data)) as { type: string; id?: number; data?: unknown; offset?: number };
-    if (frame.type === "message") return recorder.receive(frame.data, frame.offset, nowMs());
+    const frame = JSON.parse(String(data)) as { type: string; id?: number } & Partial<Envelope>;
+    if (frame.type === "message") {
+      return recorder.receive(frame.data, frame.offset, nowMs(), origin(frame as Envelope));
+    }
     if (typeof frame.id === "number") waiting.get(frame.id)?.(frame);
   });
   let id = 0;

@@ -9,6 +9,7 @@ import { startFloor } from "./floor.ts";
 import { runPartitioned } from "./partitioned.ts";
 import { runRecovery } from "./recovery.ts";
 import { redisUnavailable, startRedis } from "./redis.ts";
+import { runSlowConsumer } from "./slow-consumer.ts";
 import { startTailcast } from "./tailcast.ts";
 
 const STARTERS: Record<SystemId, (ctx: BenchContext, w: Workload) => Promise<Rig>> = {
@@ -82,6 +83,18 @@ export async function runScenarios(ctx: BenchContext, results: BenchResults): Pr
       const message = err instanceof Error ? (err.message.split("\n")[0] ?? "") : String(err);
       ctx.log(`  failed: ${message}`);
       results.skipped.push({ scenario: "partitioned", reason: `failed: ${message}` });
+    }
+  }
+  if (selected.has("slow-consumer")) {
+    ctx.log(
+      `\n[slow-consumer] the other subscribers' latency with and without a client that stops reading ${at()}`,
+    );
+    try {
+      results.slowConsumer = await runSlowConsumer(ctx);
+    } catch (err) {
+      const message = err instanceof Error ? (err.message.split("\n")[0] ?? "") : String(err);
+      ctx.log(`  failed: ${message}`);
+      results.skipped.push({ scenario: "slow-consumer", reason: `failed: ${message}` });
     }
   }
 }

@@ -1,8 +1,14 @@
 /** A small, complete benchmark results object (bench/results.ts) for the report and target tests. */
 import type { RigResult, StepResult } from "../../bench/measure.ts";
 import { parseBenchArgs } from "../../bench/options.ts";
-import type { BenchResults, FanoutResult } from "../../bench/results.ts";
+import type {
+  BenchResults,
+  FanoutResult,
+  SlowConsumerPhase,
+  SlowConsumerResult,
+} from "../../bench/results.ts";
 import type { SystemId, Workload } from "../../bench/rig.ts";
+import { type BlockMeasure, phaseOf, slowOverBaseline } from "../../bench/slow-consumer-phases.ts";
 import { emptyDelivery, summarize } from "../../bench/stats.ts";
 
 export function step(rate: number, latencies: number[], ok = true): StepResult {
@@ -102,7 +108,45 @@ export function sampleResults(): BenchResults {
         exact: true,
       })),
     ),
+    slowConsumer: slowConsumer(),
     skipped: [],
     targets: [],
+  };
+}
+
+/** Blocks of the slow-consumer scenario: baseline first and last, the slow client between. */
+export function slowBlocks(): BlockMeasure[] {
+  const block = (slowClient: boolean, latencies: number[], rss: number[]): BlockMeasure => ({
+    slowClient,
+    latencies,
+    maxLatency: Math.max(...latencies) + 1,
+    steady: { ...emptyDelivery(), expected: latencies.length, delivered: latencies.length },
+    bulk: { ...emptyDelivery(), expected: 100, delivered: slowClient ? 99 : 100 },
+    bulkBytesPerSec: slowClient ? 4 * 1024 * 1024 : 5 * 1024 * 1024,
+    rss,
+    largestPendingBytes: slowClient ? 1_200_000 : 0,
+    cuts: slowClient ? { ws: 2, socketIo: 1 } : { ws: 0, socketIo: 0 },
+  });
+  return [
+    block(false, [10, 20, 30, 40], [100, 110]),
+    block(true, [10, 20, 30, 80], [120, 130]),
+    block(false, [10, 20, 30, 40], [105, 115]),
+  ];
+}
+
+function slowConsumer(): SlowConsumerResult {
+  const blocks = slowBlocks();
+  return {
+    readers: { socketIo: 2, ws: 2 },
+    steadyRate: 100,
+    bulkRate: 320,
+    bulkBytes: 16 * 1024,
+    blockMs: 5000,
+    maxPendingBytes: 1024 * 1024,
+    phases: [phaseOf("baseline", blocks), phaseOf("slow client", blocks)].filter(
+      (p): p is SlowConsumerPhase => p !== null,
+    ),
+    p99Ratio: slowOverBaseline(blocks),
+    slowClient: { connections: 4, signalled: 3, otherEnds: 0, errors: [] },
   };
 }

@@ -3,7 +3,8 @@
  * its socket while about 5 MB/s is published on its channel is cut with the documented signal (/ws close
  * 4008, Socket.IO `tailcast:slow_consumer`), the node's memory stays bounded meanwhile, the other clients
  * of the channel get every message, and the TypeScript client, slowed then cut, resumes with nothing lost
- * and nothing twice. The node's log line about each cut names the connection (`connId`, README "Logs").
+ * and nothing twice, on either transport. The node's log line about each cut names the connection
+ * (`connId`, README "Logs").
  *
  * "Stops reading" is real: the client pauses its TCP socket, so the kernel buffers fill and the node's own
  * send buffer grows. A client that reads almost nothing before it pauses keeps the kernel's receive
@@ -11,9 +12,10 @@
  */
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Socket } from "socket.io-client";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import WebSocket from "ws";
-import { createClient, type Envelope } from "../../client/index.ts";
+import { type ClientOptions, createClient, type Envelope } from "../../client/index.ts";
 import type { Component } from "../../infra/local/component.ts";
 import { SLOW_CONSUMER_EVENT } from "../../shared/protocol/slow-consumer.ts";
 import { pollUntil } from "../helpers/guarantees.ts";
@@ -21,6 +23,22 @@ import { LineLog } from "../helpers/log-lines.ts";
 import { parseExposition, sampleSum } from "../helpers/metrics-text.ts";
 import { RecordingClient } from "../helpers/recording-client.ts";
 import { post, startFunctions, startTailer, stopAll, testDbName } from "../helpers/stack.ts";
+
+/**
+ * Every Socket.IO socket opened in this file, in order. The TypeScript client opens its socket inside
+ * client/socketio-transport.ts and never hands it out; recording what `io()` returns, unchanged, is the
+ * least intrusive way to reach its engine.io websocket and stop it reading as the /ws case does.
+ */
+const ioSockets = vi.hoisted(() => [] as unknown[]);
+vi.mock("socket.io-client", async (importOriginal) => {
+  const original = await importOriginal<typeof import("socket.io-client")>();
+  const io = ((...args: Parameters<typeof original.io>) => {
+    const socket = original.io(...args);
+    ioSockets.push(socket);
+    return socket;
+  }) as typeof original.io;
+  return { ...original, io, default: io };
+});
 
 const db = testDbName(import.meta.url);
 const MAX_PENDING = Number(process.env.SLOW_TEST_MAX_PENDING ?? 256 * 1024);
@@ -158,9 +176,12 @@ async function socketIoSubscriber(channel: string) {
   await c.subscribe(channel);
   const signals: unknown[] = [];
   c.socket.on(SLOW_CONSUMER_EVENT, (payload: unknown) => signals.push(payload));
-  // engine.io-client's websocket transport on Node is a `ws` socket.
-  const engine = c.socket.io.engine as unknown as { transport: { ws: WebSocket } };
-  return { client: c, signals, ws: engine.transport.ws };
+  return { client: c, signals, ws: engineWs(c.socket) };
+}
+
+/** The `ws` socket under a Socket.IO client: engine.io-client's websocket transport on Node is one. */
+function engineWs(socket: Socket): WebSocket {
+  return (socket.io.engine as unknown as { transport: { ws: WebSocket } }).transport.ws;
 }
 
 async function waitForOffsets(offsets: () => unknown[], count: number, what: string): Promise<void> {
@@ -308,8 +329,8 @@ describe("slow consumer", () => {
     await others.got([...warm.offsets, ...published.offsets]);
   });
 
-  it("the TypeScript client, slowed until the node cuts it, resumes and gets every message once, in order", async () => {
-    const channel = channelOf("client");
+  it("the TypeScript client on /ws, slowed until the node cuts it, resumes and gets every message once, in order", async () => {
+    const what = "client /ws";
     // The client's sockets, so the test can stop the first one reading.
     const sockets: WebSocket[] = [];
     class PausableWebSocket extends WebSocket {
@@ -318,30 +339,53 @@ describe("slow consumer", () => {
         sockets.push(this);
       }
     }
-    const client = createClient({
-      urls: [tailer.url],
+    const client = await tsClient(channelOf(what), {
       transport: "ws",
       WebSocket: PausableWebSocket as unknown as typeof globalThis.WebSocket,
-      backoff: { initialMs: 50, maxMs: 500 },
     });
-    closers.push(() => client.close());
-    const got: Envelope[] = [];
-    const errors: string[] = [];
-    client.on("error", ({ error }) => errors.push(error.code));
-    const subscribed = new Promise((resolve) => client.on("subscribed", resolve));
-    client.subscribe(channel, (m) => got.push(m));
-    await subscribed;
-    const first = sockets[0] as WebSocket;
-    const published = await whilePaused(
-      first,
-      (s) => s.ws,
-      { offsets: [], bytes: 0, peakRss: rssBytes(tailer.pid), peakPending: 0 },
-      "client",
-    );
+    const published = await whilePaused(sockets[0] as WebSocket, (s) => s.ws, idle(), what);
 
-    await waitForOffsets(() => got, published.offsets.length, "the TypeScript client");
-    expect(got.map((m) => m.offset)).toEqual(published.offsets);
-    expect(errors).toContain("slow_consumer");
+    await client.gotExactly(published.offsets);
     expect(sockets.length, "it reconnected").toBeGreaterThan(1);
   });
+
+  it("the TypeScript client on Socket.IO, slowed until the node cuts it, resumes and gets every message once, in order", async () => {
+    const what = "client Socket.IO";
+    const before = ioSockets.length;
+    const client = await tsClient(channelOf(what), { transport: "socket.io" });
+    // Its first socket, as socket.io-client made it; its websocket transport is a `ws` socket.
+    const first = ioSockets[before] as Socket;
+    const published = await whilePaused(engineWs(first), (s) => s.socketIo, idle(), what);
+
+    await client.gotExactly(published.offsets);
+    expect(ioSockets.length - before, "it reconnected").toBeGreaterThan(1);
+  });
 });
+
+/** Nothing published yet: the tailer's memory now is the reference. */
+function idle(): Publishing {
+  return { offsets: [], bytes: 0, peakRss: rssBytes(tailer.pid), peakPending: 0 };
+}
+
+/**
+ * A TypeScript client (client/) subscribed to `channel`, reconnecting quickly. `gotExactly` resolves once
+ * it has handled every offset given, checks it handled exactly those, once each and in order, and that
+ * it reported the cut as `slow_consumer`.
+ */
+async function tsClient(channel: string, options: Pick<ClientOptions, "transport"> & Partial<ClientOptions>) {
+  const client = createClient({ backoff: { initialMs: 50, maxMs: 500 }, ...options, urls: [tailer.url] });
+  closers.push(() => client.close());
+  const got: Envelope[] = [];
+  const errors: string[] = [];
+  client.on("error", ({ error }) => errors.push(error.code));
+  const subscribed = new Promise((resolve) => client.on("subscribed", resolve));
+  client.subscribe(channel, (m) => got.push(m));
+  await subscribed;
+  return {
+    async gotExactly(offsets: number[]): Promise<void> {
+      await waitForOffsets(() => got, offsets.length, `the TypeScript client (${options.transport})`);
+      expect(got.map((m) => m.offset)).toEqual(offsets);
+      expect(errors).toContain("slow_consumer");
+    },
+  };
+}

@@ -1,6 +1,8 @@
 /** The benchmark's pure parts: percentiles, bounded samples, order/loss/duplicate checks, targets. */
 import { describe, expect, it } from "vitest";
 import { Recorder } from "../../bench/clients/recorder.ts";
+import { parseBenchArgs } from "../../bench/options.ts";
+import { phaseOf, slowOverBaseline } from "../../bench/slow-consumer-phases.ts";
 import {
   ChannelCheck,
   describeFaults,
@@ -8,12 +10,15 @@ import {
   isClean,
   lost,
   median,
+  p99Ratio,
+  peakAndMean,
   percentile,
   Reservoir,
   summarize,
 } from "../../bench/stats.ts";
+import { sections } from "../../bench/table.ts";
 import { evaluateTargets } from "../../bench/targets.ts";
-import { sampleResults } from "../helpers/bench-results.ts";
+import { sampleResults, slowBlocks } from "../helpers/bench-results.ts";
 
 describe("percentiles", () => {
   it("interpolates between closest ranks, whatever the input order", () => {
@@ -103,6 +108,13 @@ describe("Recorder", () => {
     expect(describeFaults(rep.delivery)).toBe("1 lost, 1 dup, 1 stale");
   });
 
+  it("measures latency from the origin it is given (the bus ts) instead of the send time", () => {
+    const r = new Recorder(0, [0], 10);
+    r.receive(msg(3, 0, 0, 100), 7, 130, 120); // sent at 100, in the bus at 120, here at 130
+    r.receive(msg(3, 0, 1, 100), 8, 140); // no origin: from the send time
+    expect(r.report(3, { sent: [2], failed: [[]] }).latencies.sort((a, b) => a - b)).toEqual([10, 40]);
+  });
+
   it("does not count a publish the publisher saw fail as lost", () => {
     const r = new Recorder(0, [0], 10);
     r.receive(msg(1, 0, 0), undefined, 1);
@@ -142,5 +154,65 @@ describe("targets", () => {
     const memory = evaluateTargets(results).find((t) => t.id === "memory-tailcast-sio");
     expect(memory?.pass).toBeNull();
     expect(memory?.measured).toContain("RSS shrank");
+  });
+});
+
+describe("slow consumer", () => {
+  it("compares the tail with a slow client against the baseline's, both over all their blocks", () => {
+    const slow = Array.from({ length: 101 }, (_, i) => i); // p99 99
+    expect(
+      p99Ratio(
+        slow,
+        slow.map((v) => v / 2),
+      ),
+    ).toBeCloseTo(2);
+    expect(p99Ratio([], [1])).toBeNaN();
+    expect(peakAndMean([3, 1, 2])).toEqual({ peak: 3, mean: 2 });
+    expect(peakAndMean([]).peak).toBeNaN();
+    const blocks = slowBlocks();
+    // Baseline: both of its blocks, 8 samples of 10–40; slow client: its one block, up to 80.
+    expect(slowOverBaseline(blocks)).toBeCloseTo(percentile([10, 20, 30, 80], 99) / 40, 5);
+  });
+
+  it("sums each condition's blocks: deliveries, cuts, RSS samples, each block's p99", () => {
+    const blocks = slowBlocks();
+    const baseline = phaseOf("baseline", blocks);
+    const slow = phaseOf("slow client", blocks);
+    expect(baseline).toMatchObject({
+      name: "baseline",
+      blocks: 2,
+      blockP99: [percentile([10, 20, 30, 40], 99), percentile([10, 20, 30, 40], 99)],
+      steady: { expected: 8, delivered: 8 },
+      bulk: { expected: 200, delivered: 200 },
+      bulkBytesPerSec: 5 * 1024 * 1024,
+      rss: { peak: 115, mean: 107.5 },
+      largestPendingBytes: 0,
+      cuts: { ws: 0, socketIo: 0 },
+    });
+    expect(baseline?.latency).toMatchObject({ count: 8, max: 41 });
+    expect(slow).toMatchObject({ blocks: 1, cuts: { ws: 2, socketIo: 1 }, largestPendingBytes: 1_200_000 });
+    expect(describeFaults(slow?.bulk ?? emptyDelivery())).toBe("1 lost");
+    expect(
+      phaseOf(
+        "slow client",
+        blocks.filter((b) => !b.slowClient),
+      ),
+    ).toBeNull();
+  });
+
+  it("is a scenario of its own, shorter with --quick, and has its table", () => {
+    const quick = parseBenchArgs(["--only", "slow-consumer", "--quick"]);
+    const full = parseBenchArgs(["--only", "slow-consumer"]);
+    expect(quick.scenarios).toEqual(["slow-consumer"]);
+    expect(quick.slowConsumer.blocks % 2).toBe(1); // baseline first and last
+    expect(quick.slowConsumer.blockMs * quick.slowConsumer.blocks).toBeLessThan(
+      full.slowConsumer.blockMs * full.slowConsumer.blocks,
+    );
+    const table = sections(sampleResults()).find((s) => s.title.startsWith("Slow consumer"));
+    expect(table?.title).toContain(`${(percentile([10, 20, 30, 80], 99) / 40).toFixed(2)}×`);
+    expect(table?.rows.map((r) => [r[0], r[1], r.at(-1)])).toEqual([
+      ["baseline", "2 × 5 s", "none"],
+      ["slow client", "1 × 5 s", "bulk: 1 lost"],
+    ]);
   });
 });
