@@ -71,7 +71,11 @@ for await (const line of createInterface({ input: process.stdin })) {
 
 export interface LambdaEventV2 {
   version: "2.0";
+  /** `$default` (a function URL, an HTTP API's default route), or the route matched: `ANY /{proxy+}`. */
+  routeKey: string;
   rawPath: string;
+  /** The route's path variables; a greedy one (`{proxy+}`) holds the rest of the path. */
+  pathParameters?: Record<string, string>;
   body?: string | null;
   isBase64Encoded: boolean;
   headers: Record<string, string>;
@@ -90,12 +94,30 @@ export interface LambdaRequest {
 }
 
 /**
+ * What a route with a greedy path variable (`ANY /{proxy+}`) puts in `pathParameters` for `path`: the
+ * rest of the path after the route's prefix. Throws when the route would not match the path (API
+ * Gateway would answer 404 without calling the function). `$default` routes carry no path variables.
+ */
+export function greedyPathParameters(routeKey: string, path: string): Record<string, string> | undefined {
+  if (routeKey === "$default") return undefined;
+  const m = /^[A-Z]+ (\/(?:[^{}]*\/)?)\{(\w+)\+\}$/.exec(routeKey);
+  if (!m) throw new Error(`route ${routeKey}: only $default and greedy routes (…/{name+}) are modelled`);
+  const [, prefix = "/", name = "proxy"] = m;
+  const rest = path.startsWith(prefix) ? path.slice(prefix.length) : "";
+  if (rest === "") throw new Error(`route ${routeKey} does not match the path ${path}`);
+  return { [name]: rest };
+}
+
+/**
  * An event of `template`'s kind (test/fixtures/lambda/) for this request: method, path, query, headers
- * and body where the payload format 2.0 carries them, the rest of the template as AWS sends it.
+ * and body where the payload format 2.0 carries them (with the route's path variables), the rest of
+ * the template as AWS sends it.
  */
 export function lambdaEvent(template: LambdaEventV2, req: LambdaRequest): LambdaEventV2 {
   const event = structuredClone(template);
   const [path = "/", query = ""] = req.url.split("?", 2);
+  const pathParameters = greedyPathParameters(template.routeKey, path);
+  if (pathParameters) event.pathParameters = pathParameters;
   const body =
     req.body === undefined ? null : req.base64 ? Buffer.from(req.body).toString("base64") : req.body;
   event.rawPath = path;

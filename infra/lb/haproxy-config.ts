@@ -1,11 +1,15 @@
 /**
  * Renders infra/lb/haproxy.cfg for a given tailer fleet: the listen address, the runtime API socket,
  * the health-check pace and the server lists; the rest of the file (routing, affinity, timeouts) is
- * kept as written. Pure: `renderHaproxyConfig` maps text to text. Run it to print a config:
+ * kept as written. The committed file is the compose fleet's (Docker's DNS, the official image's own
+ * unprivileged user); for a host, the `resolvers docker` section goes (nothing resolves through it
+ * there) and the process drops root as Debian's packaged config does (chroot, user and group haproxy).
+ * Pure: `renderHaproxyConfig` maps text to text. Run it to print a config:
  *
  *   npx tsx infra/lb/haproxy-config.ts --bind :80 --server rt1=10.0.0.11:8081 --server rt2=10.0.0.12:8081
- *     [--check-interval-ms 2000] [--stats-socket /run/haproxy/admin.sock] [--stats-bind :8404] [--docker-dns]
- *     [--affinity]
+ *     [--check-interval-ms 2000] [--stats-socket /run/haproxy/admin.sock] [--stats-bind :8404] [--affinity]
+ *     [--keep-user]    no chroot, user or group: for haproxy started by an unprivileged user
+ *     [--docker-dns]   inside a compose network, for the official image (which runs unprivileged: --keep-user)
  */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -35,8 +39,16 @@ export interface HaproxyOptions {
   check?: HealthCheck;
   /** Path of the runtime API socket. */
   statsSocket?: string;
-  /** Keep resolving server names through Docker's DNS (only inside a compose network). */
+  /**
+   * Keep resolving server names through Docker's DNS (only inside a compose network); without it the
+   * `resolvers docker` section is left out.
+   */
   dockerDns?: boolean;
+  /**
+   * Drop root after binding: chroot, then run as this user and group (HAProxy refuses them when not
+   * started as root). DEBIAN_PRIVILEGES is what Debian's packaged config uses.
+   */
+  dropPrivileges?: DropPrivileges;
   /** The `bind` argument of the stats / Prometheus frontend. */
   statsBind?: string;
   /**
@@ -45,6 +57,19 @@ export interface HaproxyOptions {
    */
   affinity?: boolean;
 }
+
+export interface DropPrivileges {
+  chroot: string;
+  user: string;
+  group: string;
+}
+
+/** Debian's haproxy package: its /etc/haproxy/haproxy.cfg and the user, group and directory it creates. */
+export const DEBIAN_PRIVILEGES: DropPrivileges = Object.freeze({
+  chroot: "/var/lib/haproxy",
+  user: "haproxy",
+  group: "haproxy",
+});
 
 export class HaproxyConfigError extends Error {
   readonly code = "invalid_lb_config";
@@ -73,6 +98,15 @@ function checkOptions(o: HaproxyOptions): void {
   if (c && !(c.intervalMs >= 10 && Number.isInteger(c.fall) && c.fall >= 1 && c.rise >= 1)) {
     throw new HaproxyConfigError("check needs intervalMs ≥ 10, fall ≥ 1 and rise ≥ 1");
   }
+  const p = o.dropPrivileges;
+  if (
+    p &&
+    !(/^\/\S*$/.test(p.chroot) && /^[A-Za-z0-9_.-]+$/.test(p.user) && /^[A-Za-z0-9_.-]+$/.test(p.group))
+  ) {
+    throw new HaproxyConfigError(
+      "dropPrivileges needs an absolute chroot path, a user name and a group name",
+    );
+  }
 }
 
 /** Replaces the lines between `# servers <backend> begin` and `# servers <backend> end`. */
@@ -83,10 +117,37 @@ function replaceBlock(lines: string[], backend: string, body: string[]): string[
   return [...lines.slice(0, begin + 1), ...body, ...lines.slice(end)];
 }
 
-/** Replaces the one line of `section` starting with `keyword`. */
-function replaceIn(lines: string[], section: string, keyword: string, line: string): string[] {
+/** Index of the line that opens `section`. */
+function sectionStart(lines: string[], section: string): number {
   const start = lines.findIndex((l) => l.trim() === section);
   if (start < 0) throw new HaproxyConfigError(`template has no section "${section}"`);
+  return start;
+}
+
+/** Index past the last indented line of the section opening at `start`. */
+function sectionEnd(lines: string[], start: number): number {
+  let at = start + 1;
+  while (at < lines.length && /^\s/.test(lines[at] ?? "")) at++;
+  return at;
+}
+
+/** Without `section`: its lines and the blank line after it. */
+function dropSection(lines: string[], section: string): string[] {
+  const start = sectionStart(lines, section);
+  let end = sectionEnd(lines, start);
+  if (lines[end] === "") end++;
+  return [...lines.slice(0, start), ...lines.slice(end)];
+}
+
+/** `body` added at the end of `section`. */
+function appendTo(lines: string[], section: string, body: string[]): string[] {
+  const end = sectionEnd(lines, sectionStart(lines, section));
+  return [...lines.slice(0, end), ...body.map((l) => `    ${l}`), ...lines.slice(end)];
+}
+
+/** Replaces the one line of `section` starting with `keyword`. */
+function replaceIn(lines: string[], section: string, keyword: string, line: string): string[] {
+  const start = sectionStart(lines, section);
   let at = start + 1;
   for (; at < lines.length && /^\s/.test(lines[at] ?? ""); at++) {
     if ((lines[at] as string).trim().startsWith(`${keyword} `)) {
@@ -106,6 +167,16 @@ export function renderHaproxyConfig(template: string, o: HaproxyOptions): string
   if (o.statsBind) lines = replaceIn(lines, "frontend stats", "bind", `bind ${o.statsBind}`);
   if (o.statsSocket) {
     lines = replaceIn(lines, "global", "stats", `stats socket ${o.statsSocket} mode 600 level admin`);
+  }
+  if (!o.dockerDns) lines = dropSection(lines, "resolvers docker");
+  if (o.dropPrivileges) {
+    const { chroot, user, group } = o.dropPrivileges;
+    lines = appendTo(lines, "global", [
+      "# Root only to bind: then confined to this directory, as this user (Debian's packaged defaults).",
+      `chroot ${chroot}`,
+      `user ${user}`,
+      `group ${group}`,
+    ]);
   }
   if (o.affinity) {
     lines = replaceIn(lines, "backend tailers", "balance", AFFINITY_BALANCE.join("\n    "));
@@ -138,6 +209,7 @@ function main(): void {
       server: { type: "string", multiple: true, default: [] },
       "check-interval-ms": { type: "string", default: "2000" },
       "docker-dns": { type: "boolean", default: false },
+      "keep-user": { type: "boolean", default: false },
       affinity: { type: "boolean", default: false },
       "stats-socket": { type: "string" },
       "stats-bind": { type: "string" },
@@ -152,6 +224,8 @@ function main(): void {
     servers,
     check: { intervalMs: Number(values["check-interval-ms"]), fall: 2, rise: 2 },
     dockerDns: values["docker-dns"],
+    // Debian's service starts haproxy as root; the official Docker image (--docker-dns) does not.
+    ...(values["keep-user"] || values["docker-dns"] ? {} : { dropPrivileges: DEBIAN_PRIVILEGES }),
     affinity: values.affinity,
     ...(values["stats-socket"] ? { statsSocket: values["stats-socket"] } : {}),
     ...(values["stats-bind"] ? { statsBind: values["stats-bind"] } : {}),

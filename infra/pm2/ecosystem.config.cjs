@@ -11,44 +11,29 @@
 // Socket.IO's HTTP long-polling, whose requests must all reach the process that holds the session
 // (sticky sessions, which pm2 does not do). Put a load balancer in front of the ports instead.
 //
-// Read when pm2 loads this file (pm2 start / reload), from its environment:
+// Read when pm2 loads this file (pm2 start / reload), from its environment — the processes, their
+// ports and environment are infra/build/processes.cjs's, shared with `npm run start:prod`:
 //   TAILCAST_TAILER_PORTS   tailer ports, one tailer each (default 8081,8082)
 //   TAILCAST_INGEST_PORT    ingest port (default 8080)
+//   TAILCAST_METRICS_PORT   if set, /metrics of each process on its own port: this one for the ingest,
+//                           +1 for tailer-1, +2 for tailer-2… (one shared port would crash-loop them all)
 //   TAILCAST_DIST           where the bundles are (default: dist/ of this checkout)
 //   MONGODB_URI, TAILCAST_* every setting the components read (README "Configuration"), passed on as is
 //   HOST                    listen address of every process (default 0.0.0.0)
 const { join } = require("node:path");
+const { hostProcesses, stopTimeoutMs } = require("../build/processes.cjs");
 
 const dist = process.env.TAILCAST_DIST || join(__dirname, "..", "..", "dist");
-const ports = (value, fallback) =>
-  (value || fallback)
-    .split(",")
-    .map((p) => Number(p.trim()))
-    .filter((p) => Number.isInteger(p) && p > 0);
-const ingestPort = ports(process.env.TAILCAST_INGEST_PORT, "8080")[0];
-const tailerPorts = ports(process.env.TAILCAST_TAILER_PORTS, "8081,8082");
-
-/** The components' own settings, passed on to every process (pm2 would otherwise freeze its own start env). */
-const settings = Object.fromEntries(
-  Object.entries(process.env).filter(
-    ([name, value]) => value !== undefined && /^(MONGODB_URI|HOST|TAILCAST_[A-Z0-9_]+)$/.test(name),
-  ),
-);
-delete settings.TAILCAST_TAILER_PORTS;
-delete settings.TAILCAST_INGEST_PORT;
-delete settings.TAILCAST_DIST;
 
 // A stop (reload, scale down) asks the process with the IPC message "shutdown", which the components
 // take as SIGTERM (shared/supervisor.ts) — pm2's own signal is SIGINT, "stop now" — and waits this long
 // before SIGKILL: past the drain timeout, so a draining tailer hands its clients over first.
-const killTimeout = Number(settings.TAILCAST_DRAIN_TIMEOUT_MS || 30_000) + 5_000;
-
 const common = {
   exec_mode: "fork",
   instances: 1,
   node_args: ["--enable-source-maps"],
   shutdown_with_message: true,
-  kill_timeout: killTimeout,
+  kill_timeout: stopTimeoutMs(process.env),
   // The process says when it is ready (shared/supervisor.ts): a tailer once its cursor on the bus is
   // live, the ingest function once it listens and the bus is there. A reload moves on only then.
   wait_ready: true,
@@ -59,29 +44,13 @@ const common = {
   time: false,
 };
 
-const peerUrls = tailerPorts.map((p) => `http://localhost:${p}`).join(",");
-
 module.exports = {
-  apps: [
-    {
-      ...common,
-      name: "tailcast-ingest",
-      namespace: "tailcast-ingest",
-      script: join(dist, "functions", "node.mjs"),
-      env: { ...settings, PORT: String(ingestPort) },
-    },
-    ...tailerPorts.map((port, i) => ({
-      ...common,
-      name: `tailcast-tailer-${i + 1}`,
-      namespace: "tailcast-tailers",
-      script: join(dist, "tailer", "main.mjs"),
-      env: {
-        TAILCAST_INGEST_URL: `http://localhost:${ingestPort}`,
-        TAILCAST_PEER_URLS: peerUrls,
-        ...settings,
-        PORT: String(port),
-        TAILCAST_NODE_ID: `tailer-${i + 1}`,
-      },
-    })),
-  ],
+  // Every process gets its settings in `env` (pm2 would otherwise freeze its own start env).
+  apps: hostProcesses(process.env, { tailerPorts: "8081,8082" }).map((p) => ({
+    ...common,
+    name: p.name,
+    namespace: p.name === "tailcast-ingest" ? "tailcast-ingest" : "tailcast-tailers",
+    script: join(dist, p.bundle),
+    env: p.env,
+  })),
 };

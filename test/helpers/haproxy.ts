@@ -12,6 +12,7 @@ import { delimiter, join } from "node:path";
 import { freePort } from "../../infra/devdb/launcher.ts";
 import { type ServerProcess, spawnServer } from "../../infra/devdb/server-process.ts";
 import {
+  DEBIAN_PRIVILEGES,
   HAPROXY_TEMPLATE,
   type HaproxyOptions,
   type HealthCheck,
@@ -31,6 +32,17 @@ export function findHaproxy(): { path: string } | { missing: string } {
   } catch (err) {
     return { missing: `${path} -v failed: ${(err as Error).message}` };
   }
+}
+
+/**
+ * Whether a haproxy we start can drop root as Debian's config does: HAProxy refuses chroot, user and
+ * group unless started as root, and the chroot directory must exist (Debian's package creates it).
+ * The kernel clears the parent-death signal (setpriv --pdeathsig, infra/devdb/server-process.ts) when
+ * the process changes user: such a haproxy is stopped by the exit hook and stop(), but would outlive a
+ * test process killed with SIGKILL.
+ */
+export function mayDropPrivileges(): boolean {
+  return process.getuid?.() === 0 && existsSync(DEBIAN_PRIVILEGES.chroot);
 }
 
 /** `UP`, `DOWN`, `MAINT`, or a transition such as `UP 1/2` (going down) / `DOWN 1/2` (coming up). */
@@ -66,6 +78,8 @@ export async function startHaproxy(
     statsSocket: socket,
     servers,
     check,
+    // As on a Debian host, when we may (root, and the package's chroot directory exists).
+    ...(mayDropPrivileges() ? { dropPrivileges: DEBIAN_PRIVILEGES } : {}),
     ...options,
   });
   const file = join(dir, "haproxy.cfg");

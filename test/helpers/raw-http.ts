@@ -1,5 +1,5 @@
 /** Raw HTTP/1.1 over a socket, for tests that need what fetch hides (interim responses, the connection). */
-import type { Socket } from "node:net";
+import { connect, type Socket } from "node:net";
 
 export interface RawResponse {
   status: number;
@@ -43,6 +43,42 @@ export function responseReader(socket: Socket): { next(): Promise<RawResponse> }
           wake = resolve;
         });
       }
+    },
+  };
+}
+
+/** A connection to 127.0.0.1:`port`, once open. */
+export async function openSocket(port: number): Promise<Socket> {
+  const socket = connect(port, "127.0.0.1");
+  await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
+  return socket;
+}
+
+/**
+ * A publish to the ingest function on `port` whose body is held back: its headers ask for `100
+ * Continue`, which Node sends as it hands the request to the app, so once it arrives the request is
+ * under way. `finish()` sends the body and resolves with the answer.
+ */
+export async function heldPublish(
+  port: number,
+  channel: string,
+  data: string,
+): Promise<{ socket: Socket; finish(): Promise<RawResponse> }> {
+  const socket = await openSocket(port);
+  const responses = responseReader(socket);
+  const body = JSON.stringify({ data });
+  socket.write(
+    `POST /v1/channels/${channel}/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nExpect: 100-continue\r\n\r\n`,
+  );
+  const interim = await responses.next();
+  if (interim.status !== 100)
+    throw new Error(`expected 100 Continue, got ${interim.status}: ${interim.body}`);
+  return {
+    socket,
+    finish: () => {
+      socket.write(body);
+      return responses.next();
     },
   };
 }

@@ -4,14 +4,14 @@
  * Retry-After or find the port closed, keep-alive connections do not hold the process, and it exits 0
  * — or 1 once TAILCAST_DRAIN_TIMEOUT_MS is over with a request still unanswered.
  */
-import { connect, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { hostname } from "node:os";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { freePort } from "../../infra/devdb/launcher.ts";
 import type { Component } from "../../infra/local/component.ts";
 import type { MessageDoc } from "../../shared/bus/doc.ts";
 import { parseExposition, sampleSum } from "../helpers/metrics-text.ts";
-import { responseReader } from "../helpers/raw-http.ts";
+import { heldPublish, openSocket, responseReader } from "../helpers/raw-http.ts";
 import { startFunctions, stopAll, testDbName, withDb } from "../helpers/stack.ts";
 
 const db = testDbName(import.meta.url);
@@ -25,35 +25,9 @@ async function ingest(env: Record<string, string>): Promise<Component> {
   return c;
 }
 
-async function open(c: Component): Promise<Socket> {
-  const socket = connect(c.port, "127.0.0.1");
-  await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
-  return socket;
-}
+const open = (c: Component) => openSocket(c.port);
 
 const closed = (socket: Socket) => new Promise<void>((resolve) => socket.once("close", () => resolve()));
-
-/**
- * A publish whose body is held back: its headers ask for `100 Continue`, which Node sends as it hands
- * the request to the app, so once it arrives the request is under way. `finish()` sends the body.
- */
-async function heldPublish(c: Component, channel: string, data: string) {
-  const socket = await open(c);
-  const responses = responseReader(socket);
-  const body = JSON.stringify({ data });
-  socket.write(
-    `POST /v1/channels/${channel}/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nExpect: 100-continue\r\n\r\n`,
-  );
-  expect((await responses.next()).status).toBe(100);
-  return {
-    socket,
-    finish: () => {
-      socket.write(body);
-      return responses.next();
-    },
-  };
-}
 
 /** Polls until /readyz stops answering 200: the process has taken the signal. */
 async function readyzWhileDraining(c: Component): Promise<Response> {
@@ -113,7 +87,7 @@ describe("ingest drain on SIGTERM", () => {
     expect(first.headers.connection).not.toBe("close");
     const idleClosed = closed(idle);
 
-    const held = await heldPublish(c, "drain-held", "held");
+    const held = await heldPublish(c.port, "drain-held", "held");
     const exited = c.kill("SIGTERM");
     await expectDraining(await readyzWhileDraining(c));
     await expectDraining(
@@ -254,7 +228,7 @@ describe("ingest drain on SIGTERM", () => {
 
   it("exits 1 once TAILCAST_DRAIN_TIMEOUT_MS is over with a request still unanswered", async () => {
     const c = await ingest({ TAILCAST_DRAIN_TIMEOUT_MS: "1000" });
-    const held = await heldPublish(c, "drain-stuck", "never sent");
+    const held = await heldPublish(c.port, "drain-stuck", "never sent");
     const exit = await c.kill("SIGTERM");
     expect(exit).toEqual({ code: 1, signal: null });
     expect(c.output().join("\n")).toMatch(/drain timed out/);

@@ -3,6 +3,7 @@
  * the ingest function and three tailers start against the test database, every tailer delivers, and a
  * rolling `pm2 reload` of the tailers while a publisher keeps publishing leaves each TypeScript client
  * (both transports) with exactly the acknowledged messages — nothing lost, nothing twice, in order.
+ * TAILCAST_METRICS_PORT is set, as in production: each process serves /metrics on its own port.
  * `pm2 kill` ends it, and no pm2 process is left behind.
  */
 import { execFile, execFileSync } from "node:child_process";
@@ -26,6 +27,8 @@ import {
   runPublisher,
   sequenceProblems,
 } from "../helpers/guarantees.ts";
+import { parseExposition } from "../helpers/metrics-text.ts";
+import { freePortRun } from "../helpers/ports.ts";
 import { componentEnv, testDbName } from "../helpers/stack.ts";
 
 const PM2_BIN = join(dirname(createRequire(import.meta.url).resolve("pm2/package.json")), "bin", "pm2");
@@ -39,6 +42,7 @@ let bundles: BuiltBundles;
 let env: Record<string, string>;
 let ingest: IngestEndpoint;
 let tailerUrls: string[] = [];
+let metricsBase: number;
 
 function pm2(...args: string[]): Promise<string> {
   return promisify(execFile)(process.execPath, [PM2_BIN, ...args], { env, maxBuffer: 16 << 20 }).then(
@@ -85,6 +89,8 @@ beforeAll(async () => {
   bundles = await buildToTemp();
   const ports = await Promise.all(Array.from({ length: TAILERS + 1 }, () => freePort()));
   const [ingestPort, ...tailerPorts] = ports as [number, ...number[]];
+  // One metrics port per process, consecutive from this one (infra/build/processes.cjs).
+  metricsBase = await freePortRun(TAILERS + 1);
   env = {
     PATH: process.env.PATH ?? "",
     HOME: pm2Home,
@@ -94,6 +100,7 @@ beforeAll(async () => {
     TAILCAST_DIST: bundles.outDir,
     TAILCAST_INGEST_PORT: String(ingestPort),
     TAILCAST_TAILER_PORTS: tailerPorts.join(","),
+    TAILCAST_METRICS_PORT: String(metricsBase),
     // A drain, where the tailer drains on stop, hands clients over quickly here.
     TAILCAST_DRAIN_WINDOW_MS: "300",
     TAILCAST_DRAIN_TIMEOUT_MS: "5000",
@@ -200,6 +207,21 @@ describe("pm2 ecosystem", () => {
     for (const url of [ingest.url, ...tailerUrls]) {
       expect((await fetch(`${url}/readyz`)).status, url).toBe(200);
     }
+  });
+
+  it("serves each process's /metrics on a port of its own: the ingest's on TAILCAST_METRICS_PORT, tailer n's at +n", async () => {
+    for (let i = 0; i <= TAILERS; i++) {
+      const url = `http://127.0.0.1:${metricsBase + i}/metrics`;
+      const res = await fetch(url);
+      expect(res.status, url).toBe(200);
+      const text = await res.text();
+      parseExposition(text); // Prometheus's text format, or it throws
+      const declares = (metric: string) => new RegExp(`^# TYPE ${metric} `, "m").test(text);
+      expect(declares("tailcast_tailer_ready"), `${url} is a tailer's`).toBe(i > 0);
+      expect(declares("tailcast_messages_appended_total"), `${url} is the ingest's`).toBe(i === 0);
+    }
+    // Nothing crash-looped on a port taken by another process.
+    for (const p of await processes()) expect(p.pm2_env.restart_time, p.name).toBe(0);
   });
 
   it("delivers through every tailer, and a rolling reload while publishing loses and repeats nothing", async () => {

@@ -2,7 +2,8 @@
  * infra/k8s, rendered the way kustomize would (test/helpers/kustomize.ts) — the base and the
  * production overlay — and every object validated against the Kubernetes schemas (kubernetes-models).
  * Then what the schemas cannot know: environment names, ports, probe and scrape paths match the code,
- * the selectors and references match each other, the drain fits in the grace period, and the Ingress
+ * the selectors and references match each other, the preStop hook and the drain fit in the grace
+ * period, every Secret the manifests use is one the README's steps create, and the Ingress
  * keeps its WebSocket connections longer than the tailer's heartbeats, with affinity only for Socket.IO.
  */
 import { join } from "node:path";
@@ -20,6 +21,7 @@ import {
   defaultPort,
   envNamesRead,
   pathsServed,
+  readRepoFile,
   tailerHeartbeats,
 } from "../helpers/deploy-code.ts";
 import {
@@ -68,6 +70,18 @@ interface Container {
 }
 
 const spec = (o: K8sObject) => o.spec as JsonObject;
+
+/**
+ * The longest a preStop command can run: `sleep <s>`, or a `node -e` script whose request gives up
+ * (`AbortSignal.timeout(<ms>)`). Anything else has no bound this test can see, and fails it.
+ */
+function preStopMs(command: string[] | undefined): number {
+  const [program, arg, script] = command ?? [];
+  if (program === "sleep" && /^\d+$/.test(arg ?? "")) return Number(arg) * 1000;
+  const timeout = /\bsignal: AbortSignal\.timeout\((\d+)\)/.exec(script ?? "");
+  if (program === "node" && arg === "-e" && timeout) return Number(timeout[1]);
+  throw new Error(`preStop ${JSON.stringify(command)} has no bound on how long it runs`);
+}
 function named(objects: K8sObject[], kind: string, name: string): K8sObject {
   const o = objects.find((x) => x.kind === kind && x.metadata.name === name);
   if (!o) throw new Error(`no ${kind} ${name}`);
@@ -153,10 +167,15 @@ describe.each(["base", "overlays/production"])("infra/k8s/%s", (dir) => {
         expect(c.resources.requests).toEqual({ cpu: expect.any(String), memory: expect.any(String) });
       });
 
-      it("outlives its drain: the grace period is above TAILCAST_DRAIN_TIMEOUT_MS", () => {
+      it("outlives its preStop hook and drain: the grace period is above both together", () => {
         const drainMs = Number(envOf(name).get("TAILCAST_DRAIN_TIMEOUT_MS"));
         expect(drainMs).toBeGreaterThan(0);
-        expect(Number(podTemplate(name).spec.terminationGracePeriodSeconds) * 1000).toBeGreaterThan(drainMs);
+        const hookMs = preStopMs(containerOf(name).lifecycle?.preStop?.exec?.command);
+        expect(hookMs).toBeGreaterThan(0);
+        // Kubernetes counts the grace period from before the hook; SIGTERM comes after it.
+        expect(Number(podTemplate(name).spec.terminationGracePeriodSeconds) * 1000).toBeGreaterThan(
+          hookMs + drainMs,
+        );
       });
 
       it("is selected by its Service, PodDisruptionBudget and autoscaler", () => {
@@ -257,5 +276,28 @@ describe("production overlay", () => {
     const tailer = spec(named(prod, "Deployment", "tailcast-tailer"));
     expect(tailer.replicas).toBe(3);
     expect(tailer.strategy).toEqual(spec(named(base, "Deployment", "tailcast-tailer")).strategy);
+  });
+
+  it("uses only Secrets that the README's Kubernetes steps create, in its namespace", () => {
+    const used = new Set<string>();
+    for (const o of prod) {
+      const template = ((o.spec as JsonObject | undefined)?.template ?? {}) as {
+        spec?: { containers?: Container[] };
+      };
+      for (const c of template.spec?.containers ?? []) {
+        for (const e of c.env ?? []) if (e.valueFrom?.secretKeyRef) used.add(e.valueFrom.secretKeyRef.name);
+      }
+      if (o.kind === "Ingress") {
+        for (const tls of (spec(o).tls ?? []) as Array<{ secretName: string }>) used.add(tls.secretName);
+      }
+    }
+    expect([...used].sort()).toEqual(["tailcast-secrets", "tailcast-tls"]);
+    const readme = readRepoFile("README.md");
+    const section = readme.slice(readme.indexOf("\n### Kubernetes\n"), readme.indexOf("\n### AWS Lambda\n"));
+    const created = new Map(
+      [...section.matchAll(/kubectl -n (\S+) create secret (?:generic|tls) (\S+)/g)].map((m) => [m[2], m[1]]),
+    );
+    const namespace = prod[0]?.metadata.namespace;
+    for (const name of used) expect(created.get(name), `README creates Secret ${name}`).toBe(namespace);
   });
 });

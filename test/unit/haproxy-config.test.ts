@@ -8,11 +8,24 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { HAPROXY_TEMPLATE, HaproxyConfigError, renderHaproxyConfig } from "../../infra/lb/haproxy-config.ts";
+import { REPO_ROOT } from "../../infra/devdb/ferretdb-build.ts";
+import {
+  DEBIAN_PRIVILEGES,
+  HAPROXY_TEMPLATE,
+  HaproxyConfigError,
+  renderHaproxyConfig,
+} from "../../infra/lb/haproxy-config.ts";
 import { pathsServed, tailerHeartbeats } from "../helpers/deploy-code.ts";
-import { findHaproxy } from "../helpers/haproxy.ts";
+import { findHaproxy, mayDropPrivileges } from "../helpers/haproxy.ts";
 
 const template = readFileSync(HAPROXY_TEMPLATE, "utf8");
+
+/** The config without its comments: what HAProxy reads. */
+const directives = (config: string) =>
+  config
+    .split("\n")
+    .filter((l) => !l.trim().startsWith("#"))
+    .join("\n");
 
 /** `timeout <name> <value>` of the defaults section, in ms. */
 function timeoutMs(config: string, name: string): number {
@@ -50,11 +63,66 @@ describe("HAProxy config", () => {
     expect(config).toContain("    default-server check inter 250ms fall 3 rise 1\n");
     expect(config).toContain("stats socket /run/lb.sock mode 600 level admin");
     expect(config).not.toContain("server tailer-1");
-    expect(config).not.toContain("resolvers docker init-addr");
+    // No Docker DNS on a host: neither the servers' reference nor the section (127.0.0.11) is left.
+    expect(directives(config)).not.toContain("resolvers docker");
+    expect(config).not.toContain("127.0.0.11");
+    expect(config).not.toMatch(/^\s*(chroot|user|group) /m);
     for (const n of [1, 2, 3]) {
       expect(config).toContain(`    server rt${n} 10.0.0.${n}:8081\n`);
       expect(config).toContain(`    server rt${n} 10.0.0.${n}:8081 track tailers/rt${n} cookie rt${n}\n`);
     }
+  });
+
+  it("keeps Docker's resolver only where the servers use it", () => {
+    const servers = [{ name: "tailer-1", address: "tailer-1:8081" }];
+    const compose = renderHaproxyConfig(template, { bind: ":8080", servers, dockerDns: true });
+    expect(compose).toMatch(
+      /^resolvers docker\n {4}#.*\n(?: {4}#.*\n)* {4}nameserver dns 127\.0\.0\.11:53$/m,
+    );
+    expect(compose.match(/ resolvers docker init-addr /g)).toHaveLength(2);
+    const host = renderHaproxyConfig(template, { bind: ":8080", servers });
+    expect(directives(host)).not.toContain("resolvers");
+    // Only that section went: the next one follows where it was.
+    expect(host).toMatch(/stats socket [^\n]*\n\ndefaults\n/);
+  });
+
+  it("drops root as Debian's packaged config does, in the global section", () => {
+    const config = renderHaproxyConfig(template, {
+      bind: ":80",
+      servers: [{ name: "rt1", address: "10.0.0.1:8081" }],
+      dropPrivileges: DEBIAN_PRIVILEGES,
+    });
+    const global = config.slice(
+      config.indexOf("\nglobal\n"),
+      config.indexOf("\n\n", config.indexOf("\nglobal\n") + 1),
+    );
+    for (const line of ["chroot /var/lib/haproxy", "user haproxy", "group haproxy"]) {
+      expect(global).toContain(`\n    ${line}`);
+      expect(config.split(line)).toHaveLength(2);
+    }
+  });
+
+  it("the command line renders a host's config by default: no Docker resolver, root dropped; --keep-user keeps the user", () => {
+    const cli = (...args: string[]) =>
+      execFileSync(
+        process.execPath,
+        [
+          "--import",
+          "tsx",
+          join("infra", "lb", "haproxy-config.ts"),
+          "--server",
+          "rt1=10.0.0.1:8081",
+          ...args,
+        ],
+        { cwd: REPO_ROOT, stdio: "pipe" },
+      ).toString();
+    const host = cli();
+    expect(host).toMatch(/^ {4}user haproxy$/m);
+    expect(directives(host)).not.toContain("resolvers docker");
+    expect(cli("--keep-user")).not.toMatch(/^\s*(chroot|user|group) /m);
+    const compose = cli("--docker-dns");
+    expect(compose).toContain("resolvers docker init-addr");
+    expect(compose).not.toMatch(/^\s*(chroot|user|group) /m);
   });
 
   it("refuses what HAProxy would misread", () => {
@@ -69,6 +137,14 @@ describe("HAProxy config", () => {
         ],
       },
       { servers: [{ name: "a", address: "x:1" }], check: { intervalMs: 1, fall: 1, rise: 1 } },
+      {
+        servers: [{ name: "a", address: "x:1" }],
+        dropPrivileges: { chroot: "var/lib/haproxy", user: "haproxy", group: "haproxy" },
+      },
+      {
+        servers: [{ name: "a", address: "x:1" }],
+        dropPrivileges: { chroot: "/var/lib/haproxy", user: "ha proxy", group: "haproxy" },
+      },
     ];
     for (const o of bad) {
       expect(() => renderHaproxyConfig(template, { bind: ":80", ...o }), JSON.stringify(o)).toThrow(
@@ -125,17 +201,23 @@ describe("HAProxy config with channel affinity", () => {
     try {
       const file = join(dir, "haproxy.cfg");
       const socket = join(dir, "admin.sock");
-      writeFileSync(
-        file,
-        renderHaproxyConfig(template, {
-          bind: "127.0.0.1:18080",
-          servers,
-          affinity: true,
-          statsSocket: socket,
-        }),
-      );
-      const out = execFileSync(found.path, ["-c", "-f", file], { stdio: "pipe" }).toString();
-      expect(out).toMatch(/valid/i);
+      for (const privileges of [
+        {},
+        ...(mayDropPrivileges() ? [{ dropPrivileges: DEBIAN_PRIVILEGES }] : []),
+      ]) {
+        writeFileSync(
+          file,
+          renderHaproxyConfig(template, {
+            bind: "127.0.0.1:18080",
+            servers,
+            affinity: true,
+            statsSocket: socket,
+            ...privileges,
+          }),
+        );
+        const out = execFileSync(found.path, ["-c", "-f", file], { stdio: "pipe" }).toString();
+        expect(out, JSON.stringify(privileges)).toMatch(/valid/i);
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
