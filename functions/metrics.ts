@@ -3,9 +3,9 @@
  * construction: a route is the Hono pattern (never the raw path, which holds the channel name), a
  * method one of a few, a 503 cause one of UNAVAILABLE_CAUSES.
  */
-import { MongoError } from "mongodb";
 import { Counter, Histogram } from "prom-client";
 import type { AppendObserver } from "../shared/bus/append.ts";
+import { isDatabaseError } from "../shared/bus/errors.ts";
 import { isTailcastError } from "../shared/errors.ts";
 import { dbClientReplacements } from "../shared/metrics/db-clients.ts";
 import { createMetricsRegistry, type Registry } from "../shared/metrics/registry.ts";
@@ -42,7 +42,7 @@ export const UNAVAILABLE_CAUSES = [
 const KNOWN_CAUSES: ReadonlySet<string> = new Set(UNAVAILABLE_CAUSES);
 
 export function unavailableCause(err: unknown): string {
-  if (err instanceof MongoError) return "database";
+  if (isDatabaseError(err)) return "database";
   if (!isTailcastError(err)) return "unknown";
   if (err.reason !== undefined) return KNOWN_CAUSES.has(err.reason) ? err.reason : "other";
   return err.code;

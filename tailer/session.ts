@@ -27,6 +27,7 @@
  * subscribe with `presence: true` also has the channel's presence updates pushed to the connection.
  */
 import { randomBytes } from "node:crypto";
+import { publicError } from "../shared/bus/errors.ts";
 import { ErrorCode, isTailcastError, TailcastError } from "../shared/errors.ts";
 import type { Logger } from "../shared/log.ts";
 import type { Envelope } from "../shared/message.ts";
@@ -156,7 +157,7 @@ export class SubscriberSession {
       return (await this.#refresh(body)) as ReplyTo[T];
     } catch (err) {
       if (!isTailcastError(err)) this.log.warn("subscriber request failed", { type, err });
-      return errorReplyOf(err);
+      return errorReplyOf(publicError(err));
     }
   }
 

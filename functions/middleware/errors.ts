@@ -3,23 +3,11 @@
  * become 503 + Retry-After; anything unexpected is a bare 500 and a log line, never a stack trace.
  */
 import type { Context, ErrorHandler, NotFoundHandler } from "hono";
-import { MongoError } from "mongodb";
+import { isDatabaseError, publicError } from "../../shared/bus/errors.ts";
 import { ErrorCode, TailcastError, toErrorBody } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/log.ts";
 import { PartialPublishError, partialResults, partialRetryAfter } from "../batch.ts";
 import type { IngestEnv } from "../env.ts";
-
-function busUnavailable(cause: unknown): TailcastError {
-  return new TailcastError(ErrorCode.busUnavailable, "The message bus is unavailable; retry shortly.", {
-    cause,
-    retryAfter: 1,
-  });
-}
-
-/** What a client may be told of a thrown value: a database error is `bus_unavailable`. */
-export function publicError(err: unknown): unknown {
-  return err instanceof MongoError ? busUnavailable(err) : err;
-}
 
 export function errorResponse(c: Context, err: unknown): Response {
   if (err instanceof PartialPublishError) return partialResponse(c, err);
@@ -49,8 +37,10 @@ export function onError(appLog: Logger): ErrorHandler<IngestEnv> {
     if (err instanceof PartialPublishError) {
       const failed = err.outcomes.filter((o) => o.kind === "failed").length;
       log.warn("batch written in part", { err: err.first, failed, of: err.outcomes.length });
-    } else if (err instanceof MongoError) log.warn("bus write failed", { err, path: c.req.path });
+    } else if (isDatabaseError(err)) log.warn("bus write failed", { err, path: c.req.path });
     else if (!(err instanceof TailcastError)) log.error("unhandled error", { err, path: c.req.path });
+    // A refusal of tailcast's own that is a 5xx (a bus that is not capped) is the operator's to see.
+    else if (err.status >= 500 && err.status !== 503) log.error("request refused", { err, path: c.req.path });
     return errorResponse(c, err);
   };
 }

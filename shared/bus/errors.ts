@@ -4,6 +4,7 @@
  * (docs/ferretdb.md).
  */
 import { MongoError, MongoNetworkError, MongoServerError, MongoServerSelectionError } from "mongodb";
+import { ErrorCode, TailcastError } from "../errors.ts";
 
 /** Every MongoDB server error code tailcast acts on, by its name in MongoDB's error_codes.yml. */
 export const MongoCode = Object.freeze({
@@ -76,9 +77,48 @@ export function isCursorDeath(err: unknown): boolean {
   return code !== undefined && cursorDeath.has(code);
 }
 
+/**
+ * Socket errors the driver lets out unwrapped: a command written to a connection the server has just
+ * closed fails with Node's own EPIPE ("This socket has been ended by the other party") from the
+ * driver's wait for the write to drain, not with a MongoNetworkError. Codes, never message text.
+ */
+const SOCKET_ERROR_CODES: ReadonlySet<string> = new Set([
+  "EPIPE",
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "ECONNABORTED",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTCONN",
+  "ERR_STREAM_DESTROYED",
+  "ERR_STREAM_WRITE_AFTER_END",
+]);
+
+function isSocketError(err: unknown): boolean {
+  const code = err instanceof Error ? (err as NodeJS.ErrnoException).code : undefined;
+  return typeof code === "string" && SOCKET_ERROR_CODES.has(code);
+}
+
+/** A failed database operation — as opposed to a refusal of tailcast's own or a defect. */
+export function isDatabaseError(err: unknown): boolean {
+  return err instanceof MongoError || isSocketError(err);
+}
+
+/** What a client may be told of a thrown value: a database error is `bus_unavailable`, to retry. */
+export function publicError(err: unknown): unknown {
+  return isDatabaseError(err)
+    ? new TailcastError(ErrorCode.busUnavailable, "The message bus is unavailable; retry shortly.", {
+        cause: err,
+        retryAfter: 1,
+      })
+    : err;
+}
+
 /** Network, failover or overload: the operation may succeed if retried later. */
 export function isTransient(err: unknown): boolean {
   if (err instanceof MongoNetworkError || err instanceof MongoServerSelectionError) return true;
+  if (isSocketError(err)) return true;
   if (err instanceof MongoError) {
     if (err.hasErrorLabel("RetryableWriteError") || err.hasErrorLabel("TransientTransactionError"))
       return true;

@@ -15,11 +15,14 @@ import {
   codeOf,
   DUPLICATE_KEY,
   isCursorDeath,
+  isDatabaseError,
   isDuplicateKey,
   isResumableTailError,
   isTransient,
+  publicError,
 } from "../../shared/bus/errors.ts";
 import { ErrorCode, isTailcastError, TailcastError, toErrorBody } from "../../shared/errors.ts";
+import { realEpipe } from "../helpers/socket-errors.ts";
 
 const server = (code: number, errmsg = "x", errorLabels?: string[]) =>
   new MongoServerError(errorLabels ? { code, errmsg, errorLabels } : { code, errmsg });
@@ -193,6 +196,36 @@ describe("database error classification (by code and label, never by message)", 
       expect(isCursorDeath(server(1, "iterator is read to the end or closed"))).toBe(true);
       expect(isCursorDeath(server(8000, "iterator is read to the end or closed"))).toBe(false);
       expect(isCursorDeath(server(43, "something unrelated"))).toBe(true);
+    });
+  });
+
+  describe("isDatabaseError and publicError", () => {
+    it("take a socket error the driver let out unwrapped for a database error, to retry", async () => {
+      const epipe = await realEpipe();
+      expect((epipe as NodeJS.ErrnoException).code).toBe("EPIPE");
+      expect(isDatabaseError(epipe)).toBe(true);
+      expect(isTransient(epipe)).toBe(true);
+      const told = publicError(epipe);
+      expect(toErrorBody(told)).toMatchObject({
+        status: 503,
+        retryAfter: 1,
+        body: { error: { code: "bus_unavailable" } },
+      });
+    });
+
+    it("take a driver error for one too, and leave anything else as it is", () => {
+      expect(isDatabaseError(new MongoNetworkError("x"))).toBe(true);
+      expect(isDatabaseError(server(11000))).toBe(true);
+      for (const other of [
+        new TypeError("x"),
+        Object.assign(new Error("x"), { code: "ENOENT" }),
+        new TailcastError(ErrorCode.invalidJson, "x"),
+        { code: "EPIPE" },
+        undefined,
+      ]) {
+        expect(isDatabaseError(other)).toBe(false);
+        expect(publicError(other)).toBe(other);
+      }
     });
   });
 

@@ -14,6 +14,7 @@ import { ErrorCode, TailcastError } from "../../shared/errors.ts";
 import { createLogger } from "../../shared/log.ts";
 import { defaultMessageLimits, type OutgoingMessage } from "../../shared/message.ts";
 import { createRateLimiter } from "../../shared/rate-limit.ts";
+import { realEpipe } from "../helpers/socket-errors.ts";
 
 const MAX_BODY = 4096;
 const ALLOWED_ORIGIN = "http://localhost:8081";
@@ -496,6 +497,18 @@ describe("failures of the write itself", () => {
     expect(res.headers.get("retry-after")).toBe("1");
     const err = await expectError(res, 503, "bus_unavailable");
     expect(err.message).not.toContain("10.0.0.3");
+  });
+
+  it("a socket error the driver let out unwrapped (EPIPE) becomes 503 too, not 500", async () => {
+    const epipe = await realEpipe();
+    const h = harness({
+      writer: async () => {
+        throw epipe;
+      },
+    });
+    const res = await post(h.app, channelPath("chat"), valid);
+    expect(res.headers.get("retry-after")).toBe("1");
+    await expectError(res, 503, "bus_unavailable");
   });
 
   it("a driver error from append() becomes 503 too", async () => {

@@ -16,6 +16,7 @@ import { PresenceWatch } from "../../tailer/presence-watch.ts";
 import type { SessionTransport } from "../../tailer/session.ts";
 import { type SessionDeps, SubscriberSessions } from "../../tailer/sessions.ts";
 import { EPOCH, envelope, FakeBus, FakeTail, messages } from "../fakes/bus.ts";
+import { realEpipe } from "../helpers/socket-errors.ts";
 
 /** One connection as the session sees it: what reached it, and what it joined. */
 class FakeTransport implements SessionTransport {
@@ -376,6 +377,21 @@ describe("subscribe", () => {
     expect(await session.handle("subscribe", { channel: "a", since: { offset: 2, epoch: EPOCH } })).toEqual({
       type: "error",
       error: { code: ErrorCode.internal, message: "Internal error." },
+    });
+  });
+
+  it("answers bus_unavailable, to retry, when the bus read fails with a database error", async () => {
+    const { bus, connect } = setup({}, 2);
+    const epipe = await realEpipe();
+    bus.readRange = async () => {
+      throw epipe;
+    };
+    const { session } = await connect();
+    expect(
+      await session.handle("subscribe", { channel: "a", since: { offset: 2, epoch: EPOCH } }),
+    ).toMatchObject({
+      type: "error",
+      error: { code: ErrorCode.busUnavailable },
     });
   });
 
