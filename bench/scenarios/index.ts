@@ -19,6 +19,23 @@ const STARTERS: Record<SystemId, (ctx: BenchContext, w: Workload) => Promise<Rig
   redis: startRedis,
 };
 
+/** A scenario's result, or undefined with its failure logged and recorded among the skipped. */
+async function orSkipped<T>(
+  ctx: BenchContext,
+  results: BenchResults,
+  scenario: string,
+  run: () => Promise<T>,
+): Promise<T | undefined> {
+  try {
+    return await run();
+  } catch (err) {
+    const message = err instanceof Error ? (err.message.split("\n")[0] ?? "") : String(err);
+    ctx.log(`  failed: ${message}`);
+    results.skipped.push({ scenario, reason: `failed: ${message}` });
+    return undefined;
+  }
+}
+
 /** Time since the run started, for the log. */
 const at = () => `(at ${Math.round(process.uptime())} s)`;
 
@@ -77,24 +94,12 @@ export async function runScenarios(ctx: BenchContext, results: BenchResults): Pr
     ctx.log(
       `\n[partitioned] documents read per tailer (1 bus vs 4 with affinity by bus), publish rate for 1, 2, 4 buses ${at()}`,
     );
-    try {
-      results.partitioned = await runPartitioned(ctx);
-    } catch (err) {
-      const message = err instanceof Error ? (err.message.split("\n")[0] ?? "") : String(err);
-      ctx.log(`  failed: ${message}`);
-      results.skipped.push({ scenario: "partitioned", reason: `failed: ${message}` });
-    }
+    results.partitioned = await orSkipped(ctx, results, "partitioned", () => runPartitioned(ctx));
   }
   if (selected.has("slow-consumer")) {
     ctx.log(
       `\n[slow-consumer] the other subscribers' latency with and without a client that stops reading ${at()}`,
     );
-    try {
-      results.slowConsumer = await runSlowConsumer(ctx);
-    } catch (err) {
-      const message = err instanceof Error ? (err.message.split("\n")[0] ?? "") : String(err);
-      ctx.log(`  failed: ${message}`);
-      results.skipped.push({ scenario: "slow-consumer", reason: `failed: ${message}` });
-    }
+    results.slowConsumer = await orSkipped(ctx, results, "slow-consumer", () => runSlowConsumer(ctx));
   }
 }
